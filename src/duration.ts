@@ -1,0 +1,27 @@
+// Durations as operators write them: "500ms", "10s", "5m", "1h", or a sum such as "1m30s" (Prometheus' form).
+
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
+
+/** Milliseconds for a duration string, or undefined when it is not one. "0s" is 0. */
+export function parseDuration(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (trimmed === '') return undefined;
+  PART.lastIndex = 0;
+  let total = 0;
+  while (PART.lastIndex < trimmed.length) {
+    const match = PART.exec(trimmed);
+    if (match === null) return undefined;
+    total += Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+  }
+  return Number.isFinite(total) ? Math.round(total) : undefined;
+}
+
+/** The shortest exact form of a duration, valid both for people and as a PromQL range ("90s", "5m", "1500ms"). */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
