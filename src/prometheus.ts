@@ -1,0 +1,255 @@
+// The Prometheus API client: one instant query per call, a hard deadline, a size cap, and every failure mapped
+// to one PrometheusError code. The only file that imports undici, so the transport can change in one place.
+
+import { Agent, request, type Dispatcher } from 'undici';
+import { parseQueryResponse, type QueryResult } from './envelope.js';
+import { PrometheusError, type PrometheusErrorCode } from './errors.js';
+
+/** How to reach Prometheus; everything that touches the network can be injected. */
+export interface PrometheusClientOptions {
+  /** PROMETHEUS_URL: may carry a path prefix (http://thanos:9090/prom) and userinfo (sent as Basic auth). */
+  readonly url: string;
+  /** Hard deadline per query, covering connect, headers and the whole body. */
+  readonly timeoutMs: number;
+  /** Answers larger than this are refused while streaming. Default 1 MiB. */
+  readonly maxResponseBytes?: number;
+  /** Injected transport (tests, proxies). Default: an undici Agent with keep-alive, owned and closed by the client. */
+  readonly dispatcher?: Dispatcher;
+  /** Extra headers computed per query, so a bearer token file can be re-read or a tenant header added. */
+  readonly headers?: () => Readonly<Record<string, string>>;
+}
+
+/** Asks Prometheus instant queries. */
+export interface PrometheusClient {
+  /** Rejects only with PrometheusError; a caller abort rejects with PROM_TIMEOUT. */
+  query(promql: string, signal?: AbortSignal): Promise<QueryResult>;
+  /** The URL for display: origin + path prefix, never userinfo. */
+  readonly target: string;
+  /** Closes the owned Agent; an injected dispatcher belongs to whoever injected it. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
+const USER_AGENT = 'crm-events-health-probe';
+
+/** Why the request was stopped by us, so whatever undici throws afterwards maps to one code. */
+type StopReason = 'deadline' | 'caller';
+
+export function createPrometheusClient(options: PrometheusClientOptions): PrometheusClient {
+  const { timeoutMs } = options;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
+    throw new TypeError(`timeoutMs must be a positive integer, got ${timeoutMs}`);
+  }
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const endpoint = parseEndpoint(options.url);
+  const target = endpoint.target;
+  // The connect timeout is per Agent; the per-query deadline below is what really bounds a query.
+  const ownedAgent = options.dispatcher === undefined ? new Agent({ connect: { timeout: timeoutMs } }) : undefined;
+  const dispatcher: Dispatcher = options.dispatcher ?? (ownedAgent as Agent);
+  let closing: Promise<void> | undefined;
+
+  async function query(promql: string, signal?: AbortSignal): Promise<QueryResult> {
+    if (signal?.aborted) throw cancelled(target);
+
+    let stoppedBy: StopReason | undefined;
+    const controller = new AbortController();
+    const stop = (reason: StopReason): void => {
+      stoppedBy ??= reason;
+      controller.abort(new Error(`query stopped: ${reason}`));
+    };
+    const timer = setTimeout(() => stop('deadline'), timeoutMs);
+    timer.unref();
+    const onCallerAbort = (): void => stop('caller');
+    signal?.addEventListener('abort', onCallerAbort, { once: true });
+
+    let body: Dispatcher.ResponseData['body'] | undefined;
+    try {
+      const response = await request(endpoint.queryUrl, {
+        dispatcher,
+        method: 'POST',
+        headers: requestHeaders(endpoint.authorization, options.headers, target),
+        body: new URLSearchParams({ query: promql, timeout: `${timeoutMs}ms` }).toString(),
+        signal: controller.signal,
+        // Never later than our own deadline; they only name the phase when they win the race.
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      body = response.body;
+      const text = await readCapped(body, response.headers['content-length'], maxResponseBytes);
+      if (text === undefined) {
+        // A non-2xx status says more than the size of its error page: with no body to read,
+        // parseQueryResponse throws PROM_AUTH or PROM_HTTP_STATUS for it.
+        if (response.statusCode < 200 || response.statusCode >= 300) parseQueryResponse(response.statusCode, '');
+        throw new PrometheusError(
+          'PROM_TOO_LARGE',
+          `Prometheus at ${target} answered more than ${maxResponseBytes} bytes`,
+          { statusCode: response.statusCode },
+        );
+      }
+      return parseQueryResponse(response.statusCode, text);
+    } catch (error) {
+      if (error instanceof PrometheusError) throw error;
+      if (stoppedBy === 'caller') throw cancelled(target, error);
+      if (stoppedBy === 'deadline') {
+        throw new PrometheusError('PROM_TIMEOUT', `Prometheus at ${target} gave no complete answer within ${timeoutMs} ms`, {
+          cause: error,
+        });
+      }
+      throw fromTransportError(error, target, timeoutMs);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onCallerAbort);
+      // A body left unread would hold the connection; destroying it frees the socket.
+      if (body !== undefined && !body.readableEnded && !body.destroyed) discard(body);
+    }
+  }
+
+  return {
+    query,
+    target,
+    close(): Promise<void> {
+      closing ??= ownedAgent === undefined ? Promise.resolve() : ownedAgent.close();
+      return closing;
+    },
+  };
+}
+
+interface Endpoint {
+  readonly target: string;
+  readonly queryUrl: string;
+  readonly authorization: string | undefined;
+}
+
+/** Splits PROMETHEUS_URL into what is shown, where to send, and the credentials it carried. */
+function parseEndpoint(raw: string): Endpoint {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    // The input is left out: it may carry a password.
+    throw new TypeError('the Prometheus URL is not a valid URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TypeError(`the Prometheus URL must be http or https, got ${url.protocol}`);
+  }
+  let authorization: string | undefined;
+  if (url.username !== '' || url.password !== '') {
+    const credentials = `${decode(url.username)}:${decode(url.password)}`;
+    authorization = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
+  }
+  const target = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+  return { target, queryUrl: `${target}/api/v1/query`, authorization };
+}
+
+function decode(component: string): string {
+  try {
+    return decodeURIComponent(component);
+  } catch {
+    return component; // a stray "%" is taken literally rather than refusing the URL
+  }
+}
+
+function requestHeaders(
+  authorization: string | undefined,
+  extra: PrometheusClientOptions['headers'],
+  target: string,
+): Record<string, string> {
+  const headers: Record<string, string> = {
+    accept: 'application/json',
+    'content-type': 'application/x-www-form-urlencoded',
+    'user-agent': USER_AGENT,
+  };
+  if (authorization !== undefined) headers['authorization'] = authorization;
+  let computed: Readonly<Record<string, string>> = {};
+  try {
+    computed = extra?.() ?? {};
+  } catch (cause) {
+    // The headers carry credentials (a bearer token file) or the tenant: failing to build them is an auth failure.
+    throw new PrometheusError('PROM_AUTH', `could not build the request headers for Prometheus at ${target}`, { cause });
+  }
+  // Lower-cased so a computed "Authorization" replaces the URL's instead of being sent beside it.
+  for (const [name, value] of Object.entries(computed)) headers[name.toLowerCase()] = value;
+  return headers;
+}
+
+/** The body as text, or undefined once it passes `maxBytes`: never buffers more than the cap. */
+async function readCapped(
+  body: Dispatcher.ResponseData['body'],
+  contentLength: string | string[] | undefined,
+  maxBytes: number,
+): Promise<string | undefined> {
+  if (typeof contentLength === 'string' && Number(contentLength) > maxBytes) {
+    discard(body);
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > maxBytes) {
+      discard(body); // closes the socket now, before the rest arrives
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total).toString('utf8');
+}
+
+function discard(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => {}); // undici emits RequestAbortedError on destroy; nobody is left to hear it
+  body.destroy();
+}
+
+function cancelled(target: string, cause?: unknown): PrometheusError {
+  return new PrometheusError('PROM_TIMEOUT', `query to Prometheus at ${target} was cancelled by the caller`, { cause });
+}
+
+const TLS_CODE =
+  /^(?:ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_)|_CERT(?:_|$)|^(?:SELF_SIGNED_CERT_IN_CHAIN|INVALID_CA|HOSTNAME_MISMATCH|EPROTO)$/;
+
+/** What one error code means, in words that follow "Prometheus at <target>". */
+const NETWORK_PHRASES: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'refused the connection',
+  ECONNRESET: 'reset the connection',
+  EPIPE: 'closed the connection while the query was sent',
+  ECONNABORTED: 'aborted the connection',
+  EHOSTUNREACH: 'is unreachable',
+  ENETUNREACH: 'is unreachable',
+  EHOSTDOWN: 'is unreachable',
+  ENETDOWN: 'is unreachable',
+  UND_ERR_SOCKET: 'closed the connection before a complete answer',
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'closed the connection before a complete answer',
+  // undici 7 reports a request on a closed Agent as destroyed, not closed.
+  UND_ERR_CLOSED: 'cannot be queried: the client is closed',
+  UND_ERR_DESTROYED: 'cannot be queried: the client is closed',
+};
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA']);
+
+/** Maps what undici or the system threw to one code. The original stays as `cause`. */
+function fromTransportError(error: unknown, target: string, timeoutMs: number): PrometheusError {
+  const codes = errorCodes(error);
+  const pick = (test: (code: string) => boolean): string | undefined => codes.find(test);
+  const build = (code: PrometheusErrorCode, phrase: string, found: string): PrometheusError =>
+    new PrometheusError(code, `Prometheus at ${target} ${phrase} (${found})`, { cause: error });
+
+  let found: string | undefined;
+  if ((found = pick((c) => TLS_CODE.test(c)))) return build('PROM_TLS', 'failed the TLS handshake', found);
+  if ((found = pick((c) => DNS_CODES.has(c)))) return build('PROM_DNS', 'has a host name that does not resolve', found);
+  if ((found = pick((c) => TIMEOUT_CODES.has(c)))) {
+    return build('PROM_TIMEOUT', `gave no complete answer within ${timeoutMs} ms`, found);
+  }
+  if ((found = pick((c) => c in NETWORK_PHRASES))) return build('PROM_NETWORK', NETWORK_PHRASES[found] ?? '', found);
+  const name = codes[0] ?? (error instanceof Error ? error.name : typeof error);
+  return build('PROM_NETWORK', 'could not be queried', name);
+}
+
+/** Codes of the error, its causes and, for AggregateError (happy eyeballs tries several addresses), its members. */
+function errorCodes(error: unknown, depth = 0): string[] {
+  if (typeof error !== 'object' || error === null || depth > 4) return [];
+  const own = 'code' in error && typeof error.code === 'string' ? [error.code] : [];
+  const members = error instanceof AggregateError ? error.errors.flatMap((e: unknown) => errorCodes(e, depth + 1)) : [];
+  const cause = 'cause' in error ? errorCodes(error.cause, depth + 1) : [];
+  return [...own, ...members, ...cause];
+}
