@@ -1,0 +1,225 @@
+// The background loop: evaluates every check once per CHECK_INTERVAL, keeps what it learned, and hands each
+// new snapshot to whoever renders responses. Requests never reach this file: a probe answer is served from
+// memory, so the query rate depends on the interval alone.
+import type { ErrorPolicy } from './config.js';
+import { observe, type CheckDefinition } from './checks.js';
+import { ProbeError } from './errors.js';
+import type { QueryResult } from './envelope.js';
+import { silentLogger, type Logger } from './log.js';
+import { judge, type CheckError, type CheckRecord, type Verdict } from './verdict.js';
+
+/** Time as the monitor sees it; tests pass a controlled one. */
+export interface Clock {
+  /** Wall time in epoch milliseconds, for timestamps. */
+  now(): number;
+  /** Monotonic milliseconds, for durations. */
+  monotonicMs(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: Date.now,
+  monotonicMs: () => performance.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms).unref(), // never keep the process alive
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+/** The part of the Prometheus client the monitor needs. */
+export interface QueryClient {
+  query(promql: string, signal?: AbortSignal): Promise<QueryResult>;
+}
+
+/** Bucket bounds of the query duration histogram, in seconds. */
+export const DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+
+/** Cumulative counts since start, for /metrics. */
+export interface CheckStats {
+  /** Failed evaluations by error code. */
+  readonly errors: Map<string, number>;
+  /** Query durations: one cumulative count per bucket of DURATION_BUCKETS_S, then sum and count. */
+  readonly durationBuckets: number[];
+  durationSumS: number;
+  durationCount: number;
+}
+
+/** Everything the monitor knows after an evaluation. Replaced, never changed, except the cumulative stats. */
+export interface Snapshot {
+  readonly evaluatedAtMs: number;
+  readonly evaluations: number;
+  readonly verdict: Verdict;
+  /** When every query of an evaluation last succeeded. */
+  readonly lastSuccessMs: number | null;
+  /** Evaluations in a row in which some query failed. */
+  readonly failedEvaluations: number;
+  readonly stats: ReadonlyMap<string, CheckStats>;
+}
+
+export interface MonitorOptions {
+  readonly checks: readonly CheckDefinition[];
+  readonly client: QueryClient;
+  readonly intervalMs: number;
+  readonly staleAfterMs: number;
+  readonly onPrometheusError: ErrorPolicy;
+  readonly clock?: Clock;
+  readonly log?: Logger;
+  readonly onUpdate?: (snapshot: Snapshot) => void;
+}
+
+export interface Monitor {
+  /** Starts the loop: the first evaluation at once, then one per interval. */
+  start(): void;
+  /** Stops the loop and aborts an evaluation in flight. */
+  stop(): Promise<void>;
+  /** One evaluation now (used by start and by tests); never rejects. */
+  evaluate(): Promise<Snapshot>;
+  current(): Snapshot | null;
+}
+
+export function createMonitor(options: MonitorOptions): Monitor {
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? silentLogger;
+  const stats = new Map<string, CheckStats>(
+    options.checks.map((check) => [
+      check.name,
+      { errors: new Map(), durationBuckets: DURATION_BUCKETS_S.map(() => 0), durationSumS: 0, durationCount: 0 },
+    ]),
+  );
+  let records: readonly CheckRecord[] = options.checks.map((check) => ({
+    check,
+    observation: null,
+    observedAtMs: null,
+    lastError: null,
+    consecutiveErrors: 0,
+    lastDurationMs: null,
+    warnings: [],
+  }));
+  let snapshot: Snapshot | null = null;
+  let evaluations = 0;
+  let lastSuccessMs: number | null = null;
+  let failedEvaluations = 0;
+  let outageStartedMs: number | null = null;
+  let errorCodes = '';
+  let verdictKey = 'starting';
+  let timer: unknown;
+  let running = false;
+  let inFlight: Promise<Snapshot> | null = null;
+  let abort: AbortController | null = null;
+
+  async function evaluateRecord(record: CheckRecord, signal: AbortSignal): Promise<CheckRecord> {
+    const started = clock.monotonicMs();
+    const checkStats = stats.get(record.check.name)!;
+    try {
+      const result = await options.client.query(record.check.query, signal);
+      const durationMs = clock.monotonicMs() - started;
+      observeDuration(checkStats, durationMs);
+      return {
+        check: record.check,
+        observation: observe(record.check, result.samples),
+        observedAtMs: clock.now(),
+        lastError: record.lastError,
+        consecutiveErrors: 0,
+        lastDurationMs: durationMs,
+        warnings: result.warnings,
+      };
+    } catch (error) {
+      const durationMs = clock.monotonicMs() - started;
+      observeDuration(checkStats, durationMs);
+      // Anything but a coded error is a bug of ours; it is still reported, never thrown out of the loop.
+      const code = error instanceof ProbeError ? error.code : 'PROBE_INTERNAL';
+      const message = error instanceof Error ? error.message : String(error);
+      checkStats.errors.set(code, (checkStats.errors.get(code) ?? 0) + 1);
+      const lastError: CheckError = { code, message, atMs: clock.now() };
+      return { ...record, lastError, consecutiveErrors: record.consecutiveErrors + 1, lastDurationMs: durationMs };
+    }
+  }
+
+  async function runEvaluation(): Promise<Snapshot> {
+    abort = new AbortController();
+    records = await Promise.all(records.map((record) => evaluateRecord(record, abort!.signal)));
+    abort = null;
+    evaluations += 1;
+    const nowMs = clock.now();
+    const failed = records.filter((record) => record.consecutiveErrors > 0);
+    noteErrors(failed, nowMs);
+    if (failed.length === 0) lastSuccessMs = nowMs;
+    failedEvaluations = failed.length === 0 ? 0 : failedEvaluations + 1;
+    const verdict = judge(records, { nowMs, staleAfterMs: options.staleAfterMs, onPrometheusError: options.onPrometheusError });
+    noteVerdict(verdict);
+    snapshot = { evaluatedAtMs: nowMs, evaluations, verdict, lastSuccessMs, failedEvaluations, stats };
+    try {
+      options.onUpdate?.(snapshot);
+    } catch (error) {
+      log.log('error', 'render_failed', { error: error instanceof Error ? error.message : String(error) });
+    }
+    return snapshot;
+  }
+
+  // One line when Prometheus starts failing or fails differently, one when it recovers: not one per tick.
+  function noteErrors(failed: readonly CheckRecord[], nowMs: number): void {
+    const codes = [...new Set(failed.map((record) => record.lastError!.code))].sort().join(',');
+    if (codes === errorCodes) return;
+    if (codes !== '') {
+      outageStartedMs ??= nowMs;
+      const first = failed[0]!.lastError!;
+      log.log('warn', 'prometheus_error', { codes: codes.split(','), checks: failed.map((r) => r.check.name), error: first.message });
+    } else {
+      log.log('info', 'prometheus_recovered', {
+        failed_evaluations: failedEvaluations,
+        outage_seconds: outageStartedMs === null ? 0 : (nowMs - outageStartedMs) / 1000,
+      });
+      outageStartedMs = null;
+    }
+    errorCodes = codes;
+  }
+
+  function noteVerdict(verdict: Verdict): void {
+    const failing = verdict.checks.filter((check) => !check.ok || check.state === 'unknown').map((check) => check.record.check.name);
+    const key = `${verdict.state}:${verdict.healthy}:${failing.join(',')}`;
+    if (key === verdictKey) return;
+    const level = verdict.healthy ? 'info' : 'warn';
+    log.log(level, 'verdict_changed', { from: verdictKey.split(':')[0], to: verdict.state, healthy: verdict.healthy, message: verdict.message });
+    verdictKey = key;
+  }
+
+  async function tick(): Promise<void> {
+    const started = clock.monotonicMs();
+    await evaluate();
+    if (!running) return;
+    // Fixed rate while evaluations are shorter than the interval (QUERY_TIMEOUT guarantees they are).
+    const delay = Math.max(0, options.intervalMs - (clock.monotonicMs() - started));
+    timer = clock.setTimeout(() => void tick(), delay);
+  }
+
+  function evaluate(): Promise<Snapshot> {
+    inFlight ??= runEvaluation().finally(() => {
+      inFlight = null;
+    });
+    return inFlight;
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      void tick();
+    },
+    async stop() {
+      running = false;
+      if (timer !== undefined) clock.clearTimeout(timer);
+      abort?.abort();
+      await inFlight?.catch(() => undefined);
+    },
+    evaluate,
+    current: () => snapshot,
+  };
+}
+
+function observeDuration(stats: CheckStats, durationMs: number): void {
+  const seconds = durationMs / 1000;
+  DURATION_BUCKETS_S.forEach((bound, index) => {
+    if (seconds <= bound) stats.durationBuckets[index]! += 1;
+  });
+  stats.durationSumS += seconds;
+  stats.durationCount += 1;
+}

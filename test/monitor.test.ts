@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { defaultChecks } from '../src/checks.js';
+import { loadConfig } from '../src/config.js';
+import type { QueryResult } from '../src/envelope.js';
+import { PrometheusError } from '../src/errors.js';
+import type { Logger } from '../src/log.js';
+import { createMonitor, type MonitorOptions, type QueryClient, type Snapshot } from '../src/monitor.js';
+import { fakeClock } from './helpers/clock.js';
+
+const checks = defaultChecks(loadConfig({}));
+const vector = (value: number): QueryResult => ({ resultType: 'vector', samples: [{ value, labels: {} }], warnings: [] });
+
+/** A client whose answers the test sets; it counts queries and remembers their signals. */
+function scriptedClient() {
+  const state = {
+    queries: 0,
+    signals: [] as AbortSignal[],
+    answer: (promql: string): Promise<QueryResult> => Promise.resolve(vector(promql.includes('skew') ? 1.5 : 3)),
+  };
+  const client: QueryClient = {
+    query(promql, signal) {
+      state.queries += 1;
+      if (signal) state.signals.push(signal);
+      return state.answer(promql);
+    },
+  };
+  return { state, client };
+}
+
+function recordingLog() {
+  const events: { level: string; event: string; fields: Record<string, unknown> }[] = [];
+  const log: Logger = { log: (level, event, fields = {}) => events.push({ level, event, fields: { ...fields } }) };
+  return { events, log };
+}
+
+function setup(overrides: Partial<MonitorOptions> = {}) {
+  const clock = fakeClock();
+  const { state, client } = scriptedClient();
+  const { events, log } = recordingLog();
+  const updates: Snapshot[] = [];
+  const monitor = createMonitor({
+    checks,
+    client,
+    intervalMs: 10_000,
+    staleAfterMs: 60_000,
+    onPrometheusError: 'pass',
+    clock,
+    log,
+    onUpdate: (s) => updates.push(s),
+    ...overrides,
+  });
+  return { clock, state, events, updates, monitor };
+}
+
+test('evaluates at once, then once per interval, however often it is read', async (t) => {
+  const { clock, state, monitor, updates } = setup();
+  t.after(() => monitor.stop());
+  monitor.start();
+  await clock.advance(0);
+  assert.equal(state.queries, 2);
+  assert.equal(updates.length, 1);
+  assert.equal(monitor.current()?.verdict.healthy, true);
+  for (let i = 0; i < 1000; i += 1) monitor.current(); // reading costs no query
+  await clock.advance(95_000);
+  assert.equal(updates.length, 10, 'one evaluation at start and one per 10 s');
+  assert.equal(state.queries, 20);
+});
+
+test('at most one evaluation is in flight', async (t) => {
+  const { clock, state, monitor } = setup();
+  t.after(() => monitor.stop());
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  state.answer = async () => {
+    await gate;
+    return vector(3);
+  };
+  const first = monitor.evaluate();
+  const second = monitor.evaluate();
+  assert.equal(first, second);
+  monitor.start(); // the loop joins the evaluation in flight instead of starting another
+  await clock.advance(30_000);
+  assert.equal(state.queries, 2);
+  release();
+  await first;
+  await clock.advance(0);
+  assert.ok(state.queries >= 2 && state.queries <= 4);
+});
+
+test('errors are counted by code, logged when they begin and when they end, and the verdict goes stale then unknown', async (t) => {
+  const { clock, state, monitor, events } = setup();
+  t.after(() => monitor.stop());
+  monitor.start();
+  await clock.advance(0);
+  assert.equal(monitor.current()?.verdict.state, 'pass');
+
+  state.answer = () => Promise.reject(new PrometheusError('PROM_NETWORK', 'refused'));
+  await clock.advance(10_000);
+  let snapshot = monitor.current()!;
+  assert.deepEqual(snapshot.verdict.checks.map((c) => [c.state, c.stale]), [['pass', true], ['pass', true]]);
+  assert.equal(snapshot.verdict.healthy, true);
+  assert.equal(snapshot.failedEvaluations, 1);
+
+  await clock.advance(50_000); // six failed evaluations; the last good answer is now 60 s old
+  snapshot = monitor.current()!;
+  assert.deepEqual(snapshot.verdict.checks.map((c) => c.state), ['unknown', 'unknown']);
+  assert.equal(snapshot.verdict.state, 'unknown');
+  assert.equal(snapshot.verdict.healthy, true, 'ON_PROMETHEUS_ERROR=pass');
+  assert.equal(snapshot.stats.get('skew_ratio')!.errors.get('PROM_NETWORK'), 6);
+
+  state.answer = () => Promise.reject(new PrometheusError('PROM_TIMEOUT', 'slow'));
+  await clock.advance(10_000);
+  state.answer = (promql) => Promise.resolve(vector(promql.includes('skew') ? 5.2 : 3));
+  await clock.advance(10_000);
+  snapshot = monitor.current()!;
+  assert.deepEqual([snapshot.verdict.state, snapshot.verdict.message], ['fail', 'Hot-key skew high: 5.2x']);
+  assert.equal(snapshot.failedEvaluations, 0);
+
+  const names = events.map((e) => e.event);
+  assert.deepEqual(
+    names.filter((n) => n.startsWith('prometheus')),
+    ['prometheus_error', 'prometheus_error', 'prometheus_recovered'],
+    'one line when errors begin, one when they change, one when they end: not one per tick',
+  );
+  assert.deepEqual(events.find((e) => e.event === 'prometheus_recovered')!.fields, { failed_evaluations: 7, outage_seconds: 70 });
+  assert.deepEqual(
+    events.filter((e) => e.event === 'verdict_changed').map((e) => [e.fields.from, e.fields.to]),
+    [['starting', 'pass'], ['pass', 'unknown'], ['unknown', 'fail']],
+  );
+});
+
+test('ON_PROMETHEUS_ERROR=fail fails an unknown verdict', async (t) => {
+  const { clock, state, monitor } = setup({ onPrometheusError: 'fail' });
+  t.after(() => monitor.stop());
+  state.answer = () => Promise.reject(new PrometheusError('PROM_DNS', 'no such host'));
+  monitor.start();
+  await clock.advance(0);
+  const verdict = monitor.current()!.verdict;
+  assert.deepEqual([verdict.state, verdict.healthy], ['unknown', false]);
+});
+
+test('a bug in the client or the renderer is reported, never thrown out of the loop', async (t) => {
+  let calls = 0;
+  const { clock, state, monitor, events } = setup({
+    onUpdate: () => {
+      calls += 1;
+      throw new Error('render bug');
+    },
+  });
+  t.after(() => monitor.stop());
+  state.answer = () => Promise.reject(new TypeError('oops'));
+  monitor.start();
+  await clock.advance(20_000);
+  assert.equal(calls, 3, 'the loop goes on');
+  assert.equal(monitor.current()!.stats.get('consumer_count')!.errors.get('PROBE_INTERNAL'), 3);
+  assert.ok(events.some((e) => e.event === 'render_failed'));
+});
+
+test('stop aborts the query in flight and leaves no timer behind', async () => {
+  const { clock, state, monitor } = setup();
+  state.answer = (_promql) =>
+    new Promise((_resolve, reject) => {
+      const signal = state.signals.at(-1)!;
+      signal.addEventListener('abort', () => reject(new PrometheusError('PROM_TIMEOUT', 'aborted')));
+    });
+  monitor.start();
+  await clock.advance(0);
+  await monitor.stop();
+  assert.ok(state.signals.every((s) => s.aborted));
+  assert.equal(clock.pendingTimers(), 0);
+  const queries = state.queries;
+  await clock.advance(60_000);
+  assert.equal(state.queries, queries);
+});
+
+test('query durations land in the histogram', async (t) => {
+  const { clock, state, monitor } = setup();
+  t.after(() => monitor.stop());
+  state.answer = async () => {
+    await clock.advance(30); // the fake clock moves while the query runs
+    return vector(3);
+  };
+  await monitor.evaluate();
+  const stats = monitor.current()!.stats.get('skew_ratio')!;
+  assert.equal(stats.durationCount, 1);
+  assert.ok(stats.durationSumS >= 0.03);
+  assert.equal(stats.durationBuckets[0], 0, '<= 5 ms');
+  assert.equal(stats.durationBuckets.at(-1), 1, '<= 10 s');
+});
