@@ -1,0 +1,126 @@
+// The Prometheus text exposition (format 0.0.4) of what the monitor knows. Pure, and never a query:
+// a scrape of /metrics reads the cache like any probe.
+import { PROMETHEUS_ERROR_CODES } from './errors.js';
+import { DURATION_BUCKETS_S } from './monitor.js';
+import type { ProbeView } from './render.js';
+import type { CheckState } from './verdict.js';
+
+type Labels = Readonly<Record<string, string>>;
+
+/** One metric family being written: HELP and TYPE once, then its samples. */
+class Family {
+  readonly lines: string[];
+
+  constructor(name: string, type: 'gauge' | 'counter' | 'histogram', help: string) {
+    this.lines = [`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`];
+  }
+
+  sample(name: string, labels: Labels, value: number): this {
+    const pairs = Object.entries(labels).map(([key, v]) => `${key}="${escapeLabelValue(v)}"`);
+    this.lines.push(`${name}${pairs.length === 0 ? '' : `{${pairs.join(',')}}`} ${formatSampleValue(value)}`);
+    return this;
+  }
+}
+
+const CHECK_STATES: readonly CheckState[] = ['pass', 'fail', 'no_data', 'unknown'];
+// Codes counted from zero, so that rate() and increase() see the first error of each kind.
+const ERROR_CODES = [...PROMETHEUS_ERROR_CODES, 'PROBE_INTERNAL'];
+
+/** The exposition body. Gauges of a value Prometheus has not given (no data, not yet asked) are left out. */
+export function renderMetrics(view: ProbeView): string {
+  const group = { consumergroup: view.config.group };
+  const snapshot = view.snapshot;
+  const judged = new Map(snapshot?.verdict.checks.map((check) => [check.record.check.name, check]));
+  const families: Family[] = [];
+  const family = (name: string, type: 'gauge' | 'counter' | 'histogram', help: string): Family => {
+    const created = new Family(name, type, help);
+    families.push(created);
+    return created;
+  };
+
+  const status = family('crm_events_health_status', 'gauge', 'Readiness verdict: 1 healthy, 0 not (absent before the first evaluation).');
+  if (snapshot !== null) status.sample('crm_events_health_status', group, view.phase === 'running' && snapshot.verdict.healthy ? 1 : 0);
+
+  // The seed's two gauges, named as the seed names them.
+  const seedGauges = [
+    ['skew_ratio', 'crm_events_health_skew_ratio', 'Skew ratio (max/avg lag over partitions) of the worst topic, as last observed.'],
+    ['consumer_count', 'crm_events_health_consumer_count', 'Consumers in the group, as last observed.'],
+  ] as const;
+  for (const [check, name, help] of seedGauges) {
+    const value = judged.get(check)?.record.observation?.value;
+    const gauge = family(name, 'gauge', help);
+    if (value !== undefined && value !== null) gauge.sample(name, group, value);
+  }
+
+  const errors = family('crm_events_health_check_errors_total', 'counter', 'Check evaluations that failed, by error code.');
+  const value = family('crm_events_health_check_value', 'gauge', 'Last observed value of each check (absent when there is no data).');
+  const threshold = family('crm_events_health_check_threshold', 'gauge', 'Threshold of each check.');
+  const state = family('crm_events_health_check_state', 'gauge', 'State of each check: 1 for the current state, 0 for the others.');
+  const stale = family('crm_events_health_check_stale', 'gauge', '1 when a check stands on an observation older than its last failed attempt.');
+  const duration = family('crm_events_health_query_duration_seconds', 'histogram', 'Duration of Prometheus queries, by check.');
+  for (const check of view.checks) {
+    const labels = { ...group, check: check.name };
+    const judgedCheck = judged.get(check.name);
+    const stats = snapshot?.stats.get(check.name);
+    for (const code of ERROR_CODES) {
+      errors.sample('crm_events_health_check_errors_total', { ...labels, code }, stats?.errors.get(code) ?? 0);
+    }
+    const observed = judgedCheck?.record.observation?.value;
+    if (observed !== undefined && observed !== null) value.sample('crm_events_health_check_value', labels, observed);
+    threshold.sample('crm_events_health_check_threshold', labels, check.threshold);
+    if (judgedCheck !== undefined) {
+      for (const candidate of CHECK_STATES) {
+        state.sample('crm_events_health_check_state', { ...labels, state: candidate }, judgedCheck.state === candidate ? 1 : 0);
+      }
+      stale.sample('crm_events_health_check_stale', labels, judgedCheck.stale ? 1 : 0);
+    }
+    if (stats !== undefined) {
+      DURATION_BUCKETS_S.forEach((bound, index) => {
+        duration.sample('crm_events_health_query_duration_seconds_bucket', { ...labels, le: String(bound) }, stats.durationBuckets[index]!);
+      });
+      duration
+        .sample('crm_events_health_query_duration_seconds_bucket', { ...labels, le: '+Inf' }, stats.durationCount)
+        .sample('crm_events_health_query_duration_seconds_sum', labels, stats.durationSumS)
+        .sample('crm_events_health_query_duration_seconds_count', labels, stats.durationCount);
+    }
+  }
+
+  const evaluations = family('crm_events_health_evaluations_total', 'counter', 'Evaluations of all checks since start.');
+  evaluations.sample('crm_events_health_evaluations_total', group, snapshot?.evaluations ?? 0);
+  const lastSuccess = family(
+    'crm_events_health_last_success_timestamp_seconds',
+    'gauge',
+    'When every query of an evaluation last succeeded, in Unix seconds (absent until one has).',
+  );
+  if (snapshot?.lastSuccessMs != null) lastSuccess.sample('crm_events_health_last_success_timestamp_seconds', group, snapshot.lastSuccessMs / 1000);
+  const lastEvaluation = family('crm_events_health_last_evaluation_timestamp_seconds', 'gauge', 'When the checks were last evaluated, in Unix seconds.');
+  if (snapshot !== null) lastEvaluation.sample('crm_events_health_last_evaluation_timestamp_seconds', group, snapshot.evaluatedAtMs / 1000);
+  family('crm_events_health_build_info', 'gauge', 'Version of the probe and of Node.js; always 1.').sample(
+    'crm_events_health_build_info',
+    { version: view.version, nodejs: process.versions.node },
+    1,
+  );
+  family('crm_events_health_start_time_seconds', 'gauge', 'When the probe started, in Unix seconds.').sample(
+    'crm_events_health_start_time_seconds',
+    {},
+    view.startedAtMs / 1000,
+  );
+
+  return `${families.map((f) => f.lines.join('\n')).join('\n')}\n`;
+}
+
+/** The text format's escaping of label values: backslash, double quote and line feed. */
+export function escapeLabelValue(value: string): string {
+  return value.replace(/[\\"\n]/g, (char) => (char === '\n' ? '\\n' : `\\${char}`));
+}
+
+function escapeHelp(text: string): string {
+  return text.replace(/[\\\n]/g, (char) => (char === '\n' ? '\\n' : '\\\\'));
+}
+
+function formatSampleValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Number.POSITIVE_INFINITY) return '+Inf';
+  if (value === Number.NEGATIVE_INFINITY) return '-Inf';
+  return String(value);
+}

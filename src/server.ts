@@ -1,0 +1,149 @@
+// node:http wiring. Every probe answer is prepared when the verdict changes and written from memory; nothing
+// on the request path waits on Prometheus, parses a body, or builds JSON beyond /status' uptime.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { silentLogger, type Logger } from './log.js';
+import { renderMetrics } from './metrics.js';
+import type { Snapshot } from './monitor.js';
+import { renderReady, renderStatusHead, uptimeTail, type Phase, type ProbeView } from './render.js';
+import { createRouter } from './router.js';
+
+/** The bounds on a client: slow or oversized requests are dropped without disturbing anyone else. */
+export const SERVER_LIMITS = {
+  headersTimeoutMs: 5_000, // slowloris: the whole header section within 5 s
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  connectionsCheckingIntervalMs: 1_000, // how often the two timeouts above are enforced (Node's default is 30 s)
+  maxHeaderSize: 8_192, // larger header sections get 431
+} as const;
+
+const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const;
+const JSON_TYPE = 'application/json; charset=utf-8';
+const METRICS_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** A response prepared in advance. */
+interface Prepared {
+  readonly statusCode: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export interface ProbeServerOptions {
+  /** The view before any evaluation; updated through `update` and `setPhase`. */
+  readonly view: ProbeView;
+  readonly now?: () => number;
+  readonly log?: Logger;
+}
+
+export interface ProbeServer {
+  readonly server: Server;
+  /** A new snapshot from the monitor: the answers are rendered again, once. */
+  update(snapshot: Snapshot): void;
+  setPhase(phase: Phase): void;
+  view(): ProbeView;
+  listen(port: number, host: string): Promise<AddressInfo>;
+  /** Stops accepting, lets requests in flight finish, closes idle keep-alive connections; forces after `forceAfterMs`. */
+  close(forceAfterMs?: number): Promise<void>;
+}
+
+export function createProbeServer(options: ProbeServerOptions): ProbeServer {
+  const now = options.now ?? Date.now;
+  const log = options.log ?? silentLogger;
+  let view = options.view;
+  let ready: Prepared;
+  let metrics: Prepared;
+  let statusHead: string;
+  let statusHeaders: Readonly<Record<string, string>>;
+
+  const prepare = (statusCode: number, type: string, body: string): Prepared => {
+    const buffer = Buffer.from(body);
+    return { statusCode, headers: { ...connectionHeaders(), 'content-type': type, 'content-length': String(buffer.length) }, body: buffer };
+  };
+  // While shutting down, keep-alive clients are told to go away after this answer.
+  const connectionHeaders = (): Record<string, string> => (view.phase === 'shutting_down' ? { ...COMMON_HEADERS, connection: 'close' } : { ...COMMON_HEADERS });
+
+  function render(): void {
+    const readyRendered = renderReady(view);
+    ready = prepare(readyRendered.statusCode, JSON_TYPE, readyRendered.body);
+    metrics = prepare(200, METRICS_TYPE, renderMetrics(view));
+    statusHead = renderStatusHead(view);
+    statusHeaders = { ...connectionHeaders(), 'content-type': JSON_TYPE };
+  }
+  render();
+
+  const health = prepare(200, JSON_TYPE, '{"status":"ok"}');
+  const notFound = prepare(404, JSON_TYPE, JSON.stringify({ error: 'not_found', message: 'No such endpoint', endpoints: ['/ready', '/health', '/status', '/metrics'] }));
+
+  const send = (req: IncomingMessage, res: ServerResponse, prepared: Prepared): void => {
+    res.writeHead(prepared.statusCode, prepared.headers);
+    res.end(req.method === 'HEAD' ? undefined : prepared.body);
+  };
+
+  const router = createRouter<Handler>()
+    .add('GET', '/ready', (req, res) => send(req, res, ready))
+    // Liveness touches nothing external and stays 200 during shutdown (gajus/lightship#12).
+    .add('GET', '/health', (req, res) => send(req, res, health))
+    .add('GET', '/status', (req, res) => {
+      const body = Buffer.from(statusHead + uptimeTail(view.startedAtMs, now()));
+      send(req, res, { statusCode: 200, headers: { ...statusHeaders, 'content-length': String(body.length) }, body });
+    })
+    .add('GET', '/metrics', (req, res) => send(req, res, metrics));
+
+  const server = createServer(
+    {
+      headersTimeout: SERVER_LIMITS.headersTimeoutMs,
+      requestTimeout: SERVER_LIMITS.requestTimeoutMs,
+      keepAliveTimeout: SERVER_LIMITS.keepAliveTimeoutMs,
+      connectionsCheckingInterval: SERVER_LIMITS.connectionsCheckingIntervalMs,
+      maxHeaderSize: SERVER_LIMITS.maxHeaderSize,
+    },
+    (req, res) => {
+      try {
+        const match = router.match(req.method ?? 'GET', req.url ?? '/');
+        if (match.kind === 'found') return match.handler(req, res);
+        if (match.kind === 'not_found') return send(req, res, notFound);
+        const body = JSON.stringify({ error: 'method_not_allowed', message: `Use ${match.allow}` });
+        const prepared = prepare(405, JSON_TYPE, body);
+        send(req, res, { ...prepared, headers: { ...prepared.headers, allow: match.allow } });
+      } catch (error) {
+        log.log('error', 'request_failed', { error: error instanceof Error ? error.message : String(error) });
+        if (!res.headersSent) send(req, res, prepare(500, JSON_TYPE, '{"error":"internal"}'));
+        else res.destroy();
+      }
+    },
+  );
+
+  return {
+    server,
+    update(snapshot) {
+      view = { ...view, snapshot, phase: view.phase === 'starting' ? 'running' : view.phase };
+      render();
+    },
+    setPhase(phase) {
+      view = { ...view, phase };
+      render();
+    },
+    view: () => view,
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve(server.address() as AddressInfo);
+        });
+      });
+    },
+    close(forceAfterMs = 10_000) {
+      return new Promise((resolve) => {
+        const force = setTimeout(() => server.closeAllConnections(), forceAfterMs).unref();
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+    },
+  };
+}
