@@ -62,15 +62,8 @@ export function judgeCheck(record: CheckRecord, options: JudgeOptions): JudgedCh
   const { observation, observedAtMs, consecutiveErrors } = record;
   const usable = observation !== null && observedAtMs !== null && options.nowMs - observedAtMs < options.staleAfterMs;
   if (!usable) {
-    const ok = options.onPrometheusError === 'pass';
     const cause = record.lastError === null ? 'no answer yet' : `${record.lastError.code}: ${record.lastError.message}`;
-    return {
-      record,
-      state: 'unknown',
-      ok,
-      stale: false,
-      reason: `${record.check.name} unknown (${cause}); ON_PROMETHEUS_ERROR=${options.onPrometheusError}`,
-    };
+    return { record, state: 'unknown', ok: options.onPrometheusError === 'pass', stale: false, reason: `Prometheus could not be asked (${cause})` };
   }
   const stale = consecutiveErrors > 0;
   const passes = observation.state === 'pass' || (observation.state === 'no_data' && record.check.onNoData === 'pass');
@@ -82,15 +75,21 @@ export function judgeCheck(record: CheckRecord, options: JudgeOptions): JudgedCh
 /** Judges every check: healthy when all are ok; the message joins the reasons of those that are not. */
 export function judge(records: readonly CheckRecord[], options: JudgeOptions): Verdict {
   const checks = records.map((record) => judgeCheck(record, options));
-  const failing = checks.filter((check) => !check.ok);
+  const failing = checks.filter((check) => !check.ok && check.state !== 'unknown');
   const unknown = checks.filter((check) => check.state === 'unknown');
+  const healthy = failing.length === 0 && (unknown.length === 0 || options.onPrometheusError === 'pass');
+  const state: VerdictState = failing.length > 0 ? 'fail' : unknown.length > 0 ? 'unknown' : 'pass';
+
+  const reasons = failing.map((check) => check.reason!);
+  if (unknown.length > 0) {
+    // One clause for every unknown check: they share a cause, and /ready stays short.
+    const names = unknown.map((check) => check.record.check.name).join(', ');
+    reasons.push(`${names} unknown: ${unknown[0]!.reason}; ON_PROMETHEUS_ERROR=${options.onPrometheusError}`);
+  }
   const stale = checks.find((check) => check.stale);
-  const definiteFailure = failing.some((check) => check.state !== 'unknown');
-  const state: VerdictState = definiteFailure ? 'fail' : unknown.length > 0 ? 'unknown' : 'pass';
-  const healthy = failing.length === 0;
   let message: string;
-  if (!healthy) message = failing.map((check) => check.reason).join('; ');
-  else if (unknown.length > 0) message = `${HEALTHY_MESSAGE} (unverified: ${unknown.map((check) => check.reason).join('; ')})`;
+  if (!healthy) message = reasons.join('; ');
+  else if (reasons.length > 0) message = `${HEALTHY_MESSAGE} (unverified: ${reasons.join('; ')})`;
   else if (stale !== undefined) message = `${HEALTHY_MESSAGE} (last known; Prometheus failing: ${stale.record.lastError?.code ?? 'error'})`;
   else message = HEALTHY_MESSAGE;
   return { state, healthy, message, checks };
