@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// The entry point: the only place that reads process.env and argv, writes to the console, and handles signals.
+import { healthcheck } from './healthcheck.js';
+import { loadConfig, VARIABLES, type Config } from './config.js';
+import { ConfigError } from './errors.js';
+import { createLogger } from './log.js';
+import { startService } from './service.js';
+import { VERSION } from './version.js';
+
+const USAGE = `crm-events-health-probe ${VERSION}
+Readiness probe for a Kafka consumer group, judged from Prometheus.
+
+Usage:
+  node dist/main.js                 serve /ready, /health, /status and /metrics
+  node dist/main.js healthcheck     exit 0 if the local server's /health answers 200 within 2 s, else 1
+                    [PATH]          (another path of the local server, e.g. /ready)
+  node dist/main.js --help | --version
+
+Environment (default):
+${Object.entries(VARIABLES)
+  .map(([name, v]) => `  ${name.padEnd(20)} ${v.help} (${v.default})`)
+  .join('\n')}
+`;
+
+/** Exit codes: 0 done, 1 unhealthy or failed, 2 bad configuration or usage. */
+async function main(argv: readonly string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (command === '--version' || command === '-v') {
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  if (command === 'healthcheck') {
+    const config = configOrExit(1); // Docker reserves exit code 2
+    const result = await healthcheck({ host: config.host, port: config.port, path: rest[0] ?? '/health', timeoutMs: 2_000 });
+    if (result.exitCode !== 0) process.stderr.write(`unhealthy: ${result.detail}\n`);
+    process.exit(result.exitCode);
+  }
+  if (command !== undefined) {
+    process.stderr.write(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    process.exit(2);
+  }
+
+  const config = configOrExit(2);
+  const log = createLogger((line) => process.stdout.write(line));
+  const service = await startService({ config, log });
+  // As PID 1 in a container Node does not stop on SIGTERM by itself: without these, `docker stop` waits for SIGKILL.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    void service.shutdown(signal).then(() => process.exit(0));
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}
+
+function configOrExit(exitCode: number): Config {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const problem of error.problems) {
+      process.stderr.write(`invalid configuration: ${problem.variable}=${JSON.stringify(problem.value)}: expected ${problem.expected}\n`);
+    }
+    process.exit(exitCode);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`fatal: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
