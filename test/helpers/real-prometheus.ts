@@ -1,0 +1,427 @@
+// Integration-test harness: Debian's real `prometheus` on loopback, scraping a fake kafka_exporter that the test
+// steers. Everything listens on 127.0.0.1 only, every wait is bounded, and no Prometheus outlives the test process.
+
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, rmSync, statSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
+import type { TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const READY_TIMEOUT_MS = 20_000;
+const STOP_GRACE_MS = 5_000;
+const STDERR_TAIL_BYTES = 64 * 1024;
+const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+function findBinary(name: string): string | undefined {
+  const directories = ['/usr/bin', ...(process.env.PATH ?? '').split(delimiter).filter((dir) => dir !== '')];
+  for (const directory of directories) {
+    const candidate = join(directory, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here; keep looking
+    }
+  }
+  return undefined;
+}
+
+/** Path of the real Prometheus server: /usr/bin/prometheus, else the first one on PATH. */
+export function prometheusBinary(): string | undefined {
+  return findBinary('prometheus');
+}
+
+/**
+ * The binary's path, or undefined after skipping the test. Under CI=true a missing binary fails the test instead:
+ * a CI job that silently skips its integration tests proves nothing.
+ */
+export function requireBinary(t: TestContext, name: 'prometheus' | 'promtool'): string | undefined {
+  const binary = findBinary(name);
+  if (binary !== undefined) return binary;
+  const message =
+    `*** ${name} NOT FOUND in /usr/bin or PATH: tests against the real Prometheus cannot run. ` +
+    `Install it with: apt-get install prometheus (it brings promtool) ***`;
+  process.stderr.write(`\n${message}\n\n`);
+  if (process.env.CI === 'true') assert.fail(message);
+  t.skip(message);
+  return undefined;
+}
+
+/** A port that was free a moment ago on 127.0.0.1 (bound to port 0, read, closed). */
+export async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', done);
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((done) => server.close(() => done()));
+  return port;
+}
+
+/** A running Prometheus. stop()/start() keep the port and the data dir; close() also deletes them. */
+export interface RealPrometheus {
+  readonly url: string;
+  readonly port: number;
+  /** SIGTERM, SIGKILL after 5 s; resolves once the process has exited. Data is kept for start(). */
+  stop(): Promise<void>;
+  /** Starts again on the same port and data dir and waits for /-/ready. No-op while running. */
+  start(): Promise<void>;
+  /** stop() and delete the temp dir (config and TSDB). Idempotent; the instance cannot start again. */
+  close(): Promise<void>;
+  /** The last 64 KiB of the process' stderr (Prometheus logs there), for failure messages. */
+  logs(): string;
+}
+
+/** How to run the real Prometheus. */
+export interface PrometheusOptions {
+  /** host:port targets, scraped as job "kafka" from static_configs (no service discovery). */
+  readonly scrapeTargets: readonly string[];
+  /** Rule files, resolved against the current directory. */
+  readonly ruleFiles?: readonly string[];
+  /** Scrape and rule evaluation interval; default 1. */
+  readonly intervalSeconds?: number;
+  /** Passed as --web.config.file (TLS, basic auth). */
+  readonly webConfigFile?: string;
+  readonly extraArgs?: readonly string[];
+}
+
+/** Starts Prometheus in a fresh temp dir on 127.0.0.1:<free port> and waits until /-/ready answers 200. */
+export async function startPrometheus(options: PrometheusOptions): Promise<RealPrometheus> {
+  const binary = prometheusBinary();
+  if (binary === undefined) throw new Error('prometheus binary not found (apt-get install prometheus)');
+  const intervalSeconds = options.intervalSeconds ?? 1;
+  if (!(intervalSeconds > 0)) throw new RangeError(`intervalSeconds must be > 0, got ${intervalSeconds}`);
+  const interval = `${Math.max(1, Math.round(intervalSeconds * 1000))}ms`;
+
+  const dir = await mkdtemp(join(tmpdir(), 'real-prometheus-'));
+  const configFile = join(dir, 'prometheus.yml');
+  const dataDir = join(dir, 'data');
+  // JSON is YAML: no hand-rolled YAML quoting of paths and targets.
+  const config = {
+    global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
+    rule_files: (options.ruleFiles ?? []).map((file) => resolve(file)),
+    scrape_configs: [{ job_name: 'kafka', static_configs: [{ targets: [...options.scrapeTargets] }] }],
+  };
+  await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
+
+  let port = 0;
+  let child: ChildProcess | undefined;
+  let exit: Promise<void> = Promise.resolve();
+  let exitStatus: string | undefined; // set once the current child has exited
+  let stderrTail = '';
+  let closed = false;
+
+  const args = (): string[] => [
+    `--config.file=${configFile}`,
+    `--storage.tsdb.path=${dataDir}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    // Lets a test POST /-/reload after rewriting prometheus.yml; the listener is loopback-only.
+    '--web.enable-lifecycle',
+    ...(options.webConfigFile === undefined ? [] : [`--web.config.file=${options.webConfigFile}`]),
+    ...(options.extraArgs ?? []),
+  ];
+
+  const killNow = (): void => {
+    child?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  // Last resort when a test forgets close() or the process is interrupted: no Prometheus outlives us.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    killNow();
+    removeHooks();
+    // Ours was the only handler: re-raise so the default action (terminate) still happens.
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
+  const removeHooks = (): void => {
+    process.off('exit', killNow);
+    for (const signal of FORWARDED_SIGNALS) process.off(signal, onSignal);
+  };
+  process.on('exit', killNow);
+  for (const signal of FORWARDED_SIGNALS) process.on(signal, onSignal);
+
+  const launch = (): void => {
+    stderrTail = '';
+    exitStatus = undefined;
+    const spawned = spawn(binary, args(), { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = spawned;
+    spawned.stderr?.setEncoding('utf8');
+    spawned.stderr?.on('data', (chunk: string) => {
+      stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_BYTES);
+    });
+    exit = new Promise<void>((done) => {
+      spawned.once('exit', (code, signal) => {
+        exitStatus = signal === null ? `exit code ${code}` : `signal ${signal}`;
+        if (child === spawned) child = undefined;
+        done();
+      });
+      spawned.once('error', (error) => {
+        exitStatus = `spawn error: ${error.message}`;
+        if (child === spawned) child = undefined;
+        done();
+      });
+    });
+    // A forgotten instance must not keep the test process alive; the 'exit' hook kills it.
+    spawned.unref();
+    (spawned.stderr as { unref?: () => void } | null)?.unref?.();
+  };
+
+  const stop = async (): Promise<void> => {
+    const running = child;
+    if (running === undefined) return;
+    running.kill('SIGTERM');
+    const timer = setTimeout(() => running.kill('SIGKILL'), STOP_GRACE_MS);
+    try {
+      await exit;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const waitReady = async (): Promise<void> => {
+    const deadline = performance.now() + READY_TIMEOUT_MS;
+    while (performance.now() < deadline) {
+      if (exitStatus !== undefined) {
+        throw new Error(`prometheus exited before it was ready (${exitStatus}); stderr:\n${stderrTail}`);
+      }
+      try {
+        const response = await fetch(`http://127.0.0.1:${port}/-/ready`, { signal: AbortSignal.timeout(1_000) });
+        await response.arrayBuffer();
+        if (response.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await sleep(50);
+    }
+    await stop();
+    throw new Error(`prometheus not ready within ${READY_TIMEOUT_MS} ms; stderr:\n${stderrTail}`);
+  };
+
+  const start = async (): Promise<void> => {
+    if (closed) throw new Error('this Prometheus was closed');
+    if (child !== undefined) return;
+    launch();
+    await waitReady();
+  };
+
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await stop();
+    removeHooks();
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  // freePort() can race with another process taking the port before Prometheus binds it: retry on a new port.
+  for (let attempt = 1; ; attempt += 1) {
+    port = await freePort();
+    try {
+      await start();
+      break;
+    } catch (error) {
+      if (attempt < 3 && stderrTail.includes('address already in use')) continue;
+      await close();
+      throw error;
+    }
+  }
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    stop,
+    start,
+    close,
+    logs: () => stderrTail,
+  };
+}
+
+/** A stand-in for danielqsj/kafka_exporter: serves its metric names and labels from values the test sets. */
+export interface FakeExporter {
+  /** 127.0.0.1:port, as a Prometheus scrape target. */
+  readonly target: string;
+  /** How many times /metrics was served. */
+  readonly scrapes: number;
+  /** -1 is what the exporter reports for a partition without a committed offset. */
+  setLag(group: string, topic: string, partition: number, lag: number): void;
+  setMembers(group: string, members: number): void;
+  /** Drops every series; Prometheus then marks them stale at its next scrape. */
+  clear(): void;
+  close(): Promise<void>;
+}
+
+interface LagSample {
+  readonly group: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly lag: number;
+}
+
+// The exposition format's escaping (prom-client lib/registry.js does the same).
+function escapeLabelValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
+}
+
+function renderExposition(lags: Iterable<LagSample>, members: Iterable<[string, number]>): string {
+  const lines: string[] = [];
+  const lagLines = [...lags].map(
+    (s) =>
+      `kafka_consumergroup_lag{consumergroup="${escapeLabelValue(s.group)}",partition="${s.partition}",` +
+      `topic="${escapeLabelValue(s.topic)}"} ${formatValue(s.lag)}`,
+  );
+  if (lagLines.length > 0) {
+    lines.push('# HELP kafka_consumergroup_lag Current Approximate Lag of a ConsumerGroup at Topic/Partition');
+    lines.push('# TYPE kafka_consumergroup_lag gauge', ...lagLines);
+  }
+  const memberLines = [...members].map(
+    ([group, count]) => `kafka_consumergroup_members{consumergroup="${escapeLabelValue(group)}"} ${formatValue(count)}`,
+  );
+  if (memberLines.length > 0) {
+    lines.push('# HELP kafka_consumergroup_members Amount of members in a consumer group');
+    lines.push('# TYPE kafka_consumergroup_members gauge', ...memberLines);
+  }
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+}
+
+/** Starts a fake kafka_exporter on 127.0.0.1:<ephemeral port>, serving /metrics in text format 0.0.4. */
+export async function startExporter(): Promise<FakeExporter> {
+  const lags = new Map<string, LagSample>();
+  const members = new Map<string, number>();
+  let scrapes = 0;
+
+  const server: Server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (path !== '/metrics' || (request.method !== 'GET' && request.method !== 'HEAD')) {
+      response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
+      return;
+    }
+    scrapes += 1;
+    const body = renderExposition(lags.values(), members.entries());
+    response.writeHead(200, {
+      'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    });
+    response.end(request.method === 'HEAD' ? undefined : body);
+  });
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', done);
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    target: `127.0.0.1:${port}`,
+    get scrapes() {
+      return scrapes;
+    },
+    setLag(group, topic, partition, lag) {
+      if (!Number.isInteger(partition) || partition < 0) throw new RangeError(`bad partition ${partition}`);
+      lags.set(JSON.stringify([group, topic, partition]), { group, topic, partition, lag });
+    },
+    setMembers(group, count) {
+      members.set(group, count);
+    },
+    clear() {
+      lags.clear();
+      members.clear();
+    },
+    async close() {
+      // Prometheus scrapes over keep-alive connections; close() alone would wait for them to idle out.
+      const closed = new Promise<void>((done) => server.close(() => done()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+/**
+ * Polls fn until it returns something other than undefined, for at most timeoutMs (default 10 s). fn may report
+ * what it saw through `seen`; the timeout error names `what` and the last value seen or the last error thrown.
+ */
+export async function waitFor<T>(
+  what: string,
+  fn: (seen: (value: unknown) => void) => Promise<T | undefined>,
+  options?: { timeoutMs?: number; intervalMs?: number },
+): Promise<T> {
+  const timeoutMs = options?.timeoutMs ?? 10_000;
+  const intervalMs = options?.intervalMs ?? 100;
+  const deadline = performance.now() + timeoutMs;
+  let last: unknown;
+  const seen = (value: unknown): void => {
+    last = value;
+  };
+  for (;;) {
+    try {
+      const result = await fn(seen);
+      if (result !== undefined) return result;
+    } catch (error) {
+      last = error;
+    }
+    if (performance.now() + intervalMs > deadline) break;
+    await sleep(intervalMs);
+  }
+  const description = last instanceof Error ? `${last.name}: ${last.message}` : JSON.stringify(last);
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${description}`);
+}
+
+/** POSTs an instant query and returns the envelope's `data`; throws on a non-2xx answer or status "error". */
+export async function instantQuery(prometheusUrl: string, promql: string): Promise<unknown> {
+  const response = await fetch(`${prometheusUrl}/api/v1/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ query: promql }).toString(),
+    signal: AbortSignal.timeout(5_000),
+  });
+  const text = await response.text();
+  let envelope: { status?: unknown; data?: unknown; errorType?: unknown; error?: unknown };
+  try {
+    envelope = JSON.parse(text) as typeof envelope;
+  } catch {
+    throw new Error(`query ${promql}: HTTP ${response.status}, not JSON: ${text.slice(0, 200)}`);
+  }
+  if (!response.ok || envelope.status !== 'success') {
+    throw new Error(
+      `query ${promql}: HTTP ${response.status} ${String(envelope.errorType)}: ${String(envelope.error)}`,
+    );
+  }
+  return envelope.data;
+}
+
+/** One element of an instant vector, with the value parsed ("NaN", "+Inf" and "-Inf" included). */
+export interface VectorSample {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+function parseSampleValue(text: string): number {
+  if (text === '+Inf' || text === 'Inf') return Infinity;
+  if (text === '-Inf') return -Infinity;
+  if (text === 'NaN') return NaN;
+  const value = Number(text);
+  if (Number.isNaN(value)) throw new Error(`not a sample value: ${text}`);
+  return value;
+}
+
+/** instantQuery() for queries that must return a vector of float samples. */
+export async function instantVector(prometheusUrl: string, promql: string): Promise<VectorSample[]> {
+  const data = (await instantQuery(prometheusUrl, promql)) as { resultType?: unknown; result?: unknown };
+  if (data?.resultType !== 'vector' || !Array.isArray(data.result)) {
+    throw new Error(`query ${promql}: expected a vector, got ${JSON.stringify(data).slice(0, 200)}`);
+  }
+  return data.result.map((element: { metric?: Record<string, string>; value?: [number, string] }) => {
+    const raw = element.value?.[1];
+    if (typeof raw !== 'string') throw new Error(`query ${promql}: sample without a float value`);
+    return { labels: element.metric ?? {}, value: parseSampleValue(raw) };
+  });
+}

@@ -1,0 +1,123 @@
+// The recording and alerting rules the probe depends on: promtool's own checks and unit tests, then the rules
+// loaded into a real Prometheus that scrapes a fake kafka_exporter.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import test, { type TestContext } from 'node:test';
+import {
+  instantVector,
+  requireBinary,
+  startExporter,
+  startPrometheus,
+  waitFor,
+  type RealPrometheus,
+} from './helpers/real-prometheus.js';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const RULES = fileURLToPath(new URL('../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
+const RULE_TESTS = fileURLToPath(new URL('../monitoring/tests/rules.test.yml', import.meta.url));
+
+interface RunResult {
+  readonly code: number | null;
+  readonly output: string;
+}
+
+async function run(binary: string, args: readonly string[], timeoutMs = 30_000): Promise<RunResult> {
+  const child = spawn(binary, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const code = await new Promise<number | null>((done, fail) => {
+    child.once('error', fail);
+    child.once('close', (exitCode) => done(exitCode));
+  });
+  return { code, output };
+}
+
+test('promtool check rules accepts the rule file', async (t) => {
+  const promtool = requireBinary(t, 'promtool');
+  if (promtool === undefined) return;
+  const { code, output } = await run(promtool, ['check', 'rules', RULES]);
+  assert.equal(code, 0, output);
+  assert.match(output, /SUCCESS: 4 rules found/);
+});
+
+test('promtool test rules passes the unit tests', async (t) => {
+  const promtool = requireBinary(t, 'promtool');
+  if (promtool === undefined) return;
+  const { code, output } = await run(promtool, ['test', 'rules', RULE_TESTS]);
+  assert.equal(code, 0, output);
+  assert.match(output, /SUCCESS/);
+});
+
+const GROUP = 'crm-events-sse';
+const TOPIC = 'aetherlink.events';
+const PARTITIONS = 8;
+
+/** Waits until `promql` returns exactly one sample equal to `expected` (or none, for 'absent'); logs how long. */
+async function settle(
+  t: TestContext,
+  prometheus: RealPrometheus,
+  what: string,
+  promql: string,
+  expected: number | 'absent',
+): Promise<void> {
+  const since = performance.now();
+  await waitFor(
+    what,
+    async (seen) => {
+      const samples = await instantVector(prometheus.url, promql);
+      seen(samples);
+      if (expected === 'absent') return samples.length === 0 ? true : undefined;
+      // Exact equality on purpose: the rule computes max * count / sum, which rounds once (see the rule file).
+      return samples.length === 1 && samples[0]?.value === expected ? true : undefined;
+    },
+    { timeoutMs: 15_000, intervalMs: 100 },
+  );
+  t.diagnostic(`${what}: visible after ${Math.round(performance.now() - since)} ms`);
+}
+
+test('the recording rules against a real Prometheus', { timeout: 60_000 }, async (t) => {
+  if (requireBinary(t, 'prometheus') === undefined) return;
+
+  const exporter = await startExporter();
+  t.after(() => exporter.close());
+  const setLags = (lags: readonly number[]): void =>
+    lags.forEach((lag, partition) => exporter.setLag(GROUP, TOPIC, partition, lag));
+  setLags(Array.from({ length: PARTITIONS }, () => 10));
+  exporter.setMembers(GROUP, 3);
+
+  const startedAt = performance.now();
+  const prometheus = await startPrometheus({ scrapeTargets: [exporter.target], ruleFiles: [RULES] });
+  t.after(() => prometheus.close());
+  t.diagnostic(`prometheus ready after ${Math.round(performance.now() - startedAt)} ms`);
+
+  const skew = `kafka:group_skew_ratio{consumergroup="${GROUP}"}`;
+  const consumers = `kafka:group_consumer_count{consumergroup="${GROUP}"}`;
+
+  await settle(t, prometheus, 'balanced lag: skew 1', skew, 1);
+  await settle(t, prometheus, 'consumer count 3', consumers, 3);
+
+  setLags([400, 10, 10, 10, 10, 10, 10, 10]);
+  await settle(t, prometheus, 'hot partition 0: skew 400/avg', skew, 400 / ((400 + 70) / 8));
+
+  // Kept, the three -1 partitions would give 400 * 8 / 437; dropped, the mean is over the five others.
+  setLags([400, 10, 10, 10, 10, -1, -1, -1]);
+  await settle(t, prometheus, 'lag -1 partitions ignored', skew, 400 / ((400 + 40) / 5));
+
+  setLags(Array.from({ length: PARTITIONS }, () => 0));
+  await settle(t, prometheus, 'all-zero lag: skew 1, not NaN', skew, 1);
+
+  setLags(Array.from({ length: PARTITIONS }, () => -1));
+  await settle(t, prometheus, 'no committed offsets: no skew series', skew, 'absent');
+
+  // Quotes, backslashes and newlines survive the exposition format and come back from the query API.
+  const oddGroup = 'odd "group" \\ with\nnewline';
+  exporter.setMembers(oddGroup, 2);
+  // JSON string escapes are valid PromQL string escapes for these characters.
+  const oddConsumers = `kafka:group_consumer_count{consumergroup=${JSON.stringify(oddGroup)}}`;
+  await settle(t, prometheus, 'escaped label values', oddConsumers, 2);
+
+  t.diagnostic(`the exporter was scraped ${exporter.scrapes} times`);
+});
