@@ -1,0 +1,126 @@
+// The seed's drill against the real thing: Debian's Prometheus evaluating the shipped recording rules over an
+// exporter with kafka_exporter's metric names, and the compiled probe (node dist/main.js) asking it.
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { getJson, httpRequest } from './helpers/http.js';
+import { startProbe, type Probe } from './helpers/process.js';
+import { freePort, requireBinary, startExporter, startPrometheus, waitFor, type FakeExporter } from './helpers/real-prometheus.js';
+
+const RULES = fileURLToPath(new URL('../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
+const TOPIC = 'aetherlink.events';
+
+interface Ready {
+  healthy: boolean;
+  message: string;
+  verdict: string;
+}
+
+/** Exporter, real Prometheus and the compiled probe, all on loopback; everything is stopped after the test. */
+async function stack(t: TestContext, group: string, env: Record<string, string> = {}) {
+  const exporter = await startExporter();
+  t.after(() => exporter.close());
+  balanced(exporter, group);
+  const prometheus = await startPrometheus({ scrapeTargets: [exporter.target], ruleFiles: [RULES] });
+  t.after(() => prometheus.close());
+  const launch = async (): Promise<{ probe: Probe; port: number }> => {
+    const port = await freePort();
+    const probe = startProbe([], {
+      PROMETHEUS_URL: prometheus.url,
+      KAFKA_GROUP: group,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      CHECK_INTERVAL: '500ms',
+      QUERY_TIMEOUT: '400ms',
+      STALE_AFTER: '5s',
+      ...env,
+    });
+    t.after(() => probe.kill());
+    return { probe, port };
+  };
+  return { exporter, prometheus, launch };
+}
+
+function balanced(exporter: FakeExporter, group: string): void {
+  for (let partition = 0; partition < 8; partition += 1) exporter.setLag(group, TOPIC, partition, 10);
+  exporter.setMembers(group, 3);
+}
+
+/** Polls /ready until it answers `status` with a message matching `message`. */
+function readyBecomes(port: number, status: number, message: RegExp, timeoutMs = 20_000): Promise<Ready> {
+  return waitFor(
+    `/ready ${status} ${message}`,
+    async (seen) => {
+      const answer = await httpRequest(port, '/ready');
+      seen(`${answer.status} ${answer.body}`);
+      const body = JSON.parse(answer.body) as Ready;
+      return answer.status === status && message.test(body.message) ? body : undefined;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+}
+
+test('drill: a hot key turns /ready 500, the drain turns it 200; likewise for the consumer count', async (t) => {
+  if (requireBinary(t, 'prometheus') === undefined) return;
+  const group = 'crm-events-sse';
+  const { exporter, launch } = await stack(t, group);
+  const { port } = await launch();
+
+  await readyBecomes(port, 200, /^System healthy$/);
+
+  // A hot key: one partition's lag jumps. max/avg = 400 / ((400 + 7 * 10) / 8) = 6.8085...
+  exporter.setLag(group, TOPIC, 0, 400);
+  const hot = await readyBecomes(port, 500, /^Hot-key skew high: 6\.81x \(topic=aetherlink\.events\)$/);
+  assert.equal(hot.healthy, false);
+  const status = await getJson<{ checks: Record<string, { state: string; value: number; labels: Record<string, string> }> }>(port, '/status');
+  assert.equal(status.json.checks.skew_ratio!.state, 'fail');
+  assert.ok(Math.abs(status.json.checks.skew_ratio!.value - 400 / (470 / 8)) < 1e-9);
+  assert.deepEqual(status.json.checks.skew_ratio!.labels, { __name__: 'kafka:group_skew_ratio', consumergroup: group, topic: TOPIC });
+  const metrics = (await httpRequest(port, '/metrics')).body;
+  assert.match(metrics, /^crm_events_health_status\{consumergroup="crm-events-sse"\} 0$/m);
+  assert.match(metrics, /^crm_events_health_skew_ratio\{consumergroup="crm-events-sse"\} 6\.80851/m);
+
+  // The lag drains.
+  exporter.setLag(group, TOPIC, 0, 10);
+  await readyBecomes(port, 200, /^System healthy$/);
+
+  // A consumer crash leaves one member.
+  exporter.setMembers(group, 1);
+  await readyBecomes(port, 500, /^Too few consumers: 1 < 2$/);
+  exporter.setMembers(group, 3);
+  await readyBecomes(port, 200, /^System healthy$/);
+});
+
+test('a group name with quotes, backslashes and a newline reaches Prometheus as data', async (t) => {
+  if (requireBinary(t, 'prometheus') === undefined) return;
+  const group = 'we"ird\\group\nname';
+  const { exporter, launch } = await stack(t, group);
+  // A second group whose name the first's would match if it were pasted raw into a regex or a query.
+  exporter.setMembers('other', 1);
+  const { port } = await launch();
+  await readyBecomes(port, 200, /^System healthy$/);
+  exporter.setMembers(group, 1);
+  await readyBecomes(port, 500, /^Too few consumers: 1 < 2$/);
+});
+
+test('SKEW_FOR: a breach must last the window, and a restarted probe does not restart the window', async (t) => {
+  if (requireBinary(t, 'prometheus') === undefined) return;
+  const group = 'crm-events-sse';
+  const { exporter, launch } = await stack(t, group, { SKEW_FOR: '4s' });
+  const first = await launch();
+  await readyBecomes(first.port, 200, /^System healthy$/);
+
+  exporter.setLag(group, TOPIC, 0, 400);
+  // The rule sees the hot key within a few seconds; the probe passes until the skew has lasted 4 s.
+  const hotAt = Date.now();
+  await readyBecomes(first.port, 500, /^Hot-key skew high: 6\.81x for 4s \(topic=aetherlink\.events\)$/);
+  assert.ok(Date.now() - hotAt >= 4_000, 'not before the window has passed');
+
+  // A new probe process judges from Prometheus' history: it fails at its first evaluation.
+  first.probe.child.kill('SIGTERM');
+  assert.equal(await first.probe.exited, 0);
+  const second = await launch();
+  await second.probe.waitForLog('verdict_changed');
+  const verdict = second.probe.logs().find((line) => line.event === 'verdict_changed')!;
+  assert.equal(verdict.to, 'fail', JSON.stringify(verdict));
+});

@@ -1,0 +1,55 @@
+// The compiled probe as a child process, as production runs it (node dist/main.js).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+
+export interface Probe {
+  readonly child: ChildProcess;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  /** Resolves with the exit code (or the signal's name). */
+  readonly exited: Promise<number | string>;
+  /** The parsed log lines so far. */
+  logs(): { event: string; [key: string]: unknown }[];
+  /** Waits (bounded) for a log line with this event. */
+  waitForLog(event: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  kill(): void;
+}
+
+export function startProbe(args: string[], env: Record<string, string>): Probe {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build first (npm test does)`);
+  // Only the variables given: the caller's environment must not leak configuration into the test.
+  const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  const logs = () =>
+    out
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { event: string });
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    logs,
+    async waitForLog(event, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const found = logs().find((line) => line.event === event);
+        if (found) return found;
+        if (child.exitCode !== null) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      throw new Error(`no ${event} log line within ${timeoutMs} ms; stdout:\n${out}\nstderr:\n${err}`);
+    },
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Agent, createServer, get } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { VERSION } from '../src/version.js';
+import { startFakePrometheus, vectorAnswer } from './helpers/fake-prometheus.js';
+import { httpRequest } from './helpers/http.js';
+import { startProbe } from './helpers/process.js';
+import { freePort } from './helpers/real-prometheus.js';
+
+const fast = { CHECK_INTERVAL: '200ms', QUERY_TIMEOUT: '150ms', STALE_AFTER: '1s', HOST: '127.0.0.1' };
+
+test('--version matches package.json; --help lists every variable', async () => {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  assert.equal(VERSION, pkg.version);
+  const version = startProbe(['--version'], {});
+  assert.equal(await version.exited, 0);
+  assert.equal(version.stdout(), `${pkg.version}\n`);
+  const help = startProbe(['--help'], {});
+  assert.equal(await help.exited, 0);
+  for (const name of ['PROMETHEUS_URL', 'KAFKA_GROUP', 'SKEW_THRESHOLD', 'MIN_CONSUMERS', 'PORT', 'HOST', 'CHECK_INTERVAL', 'QUERY_TIMEOUT', 'STALE_AFTER', 'SKEW_FOR', 'ON_PROMETHEUS_ERROR', 'healthcheck']) {
+    assert.match(help.stdout(), new RegExp(name));
+  }
+  const unknown = startProbe(['serve-please'], {});
+  assert.equal(await unknown.exited, 2);
+});
+
+test('bad configuration: exit 2 before listening, one line per bad variable, secrets hidden', async () => {
+  const port = await freePort();
+  const probe = startProbe([], {
+    PORT: String(port),
+    SKEW_THRESHOLD: 'NaN',
+    MIN_CONSUMERS: '0',
+    ON_PROMETHEUS_ERROR: 'ignore',
+    QUERY_TIMEOUT: '20s',
+    PROMETHEUS_URL: 'ftp://admin:s3cret@prometheus:9090',
+  });
+  assert.equal(await probe.exited, 2);
+  const lines = probe.stderr().trim().split('\n');
+  assert.deepEqual(
+    lines.map((line) => /^invalid configuration: ([A-Z_]+)=/.exec(line)?.[1]).sort(),
+    ['MIN_CONSUMERS', 'ON_PROMETHEUS_ERROR', 'PROMETHEUS_URL', 'QUERY_TIMEOUT', 'SKEW_THRESHOLD'],
+  );
+  assert.match(probe.stderr(), /SKEW_THRESHOLD="NaN": expected a number >= 1/);
+  assert.doesNotMatch(probe.stderr() + probe.stdout(), /s3cret/);
+  assert.equal(probe.logs().length, 0, 'nothing was started');
+});
+
+test('serves all four endpoints against Prometheus, then SIGTERM: /ready 503 while draining, exit 0', async (t) => {
+  const prometheus = await startFakePrometheus(vectorAnswer((query) => (query.includes('skew') ? '1.5' : '3')));
+  t.after(() => prometheus.close());
+  const port = await freePort();
+  const probe = startProbe([], { ...fast, PORT: String(port), PROMETHEUS_URL: prometheus.url, SHUTDOWN_DELAY: '1s' });
+  t.after(() => probe.kill());
+  await probe.waitForLog('verdict_changed');
+  const ready = await httpRequest(port, '/ready');
+  assert.equal(ready.status, 200, ready.body);
+  assert.equal(JSON.parse(ready.body).message, 'System healthy');
+  assert.equal((await httpRequest(port, '/health')).status, 200);
+  assert.equal(JSON.parse((await httpRequest(port, '/status')).body).checks.consumer_count.value, 3);
+  assert.match((await httpRequest(port, '/metrics')).body, /^crm_events_health_status\{consumergroup="crm-events-sse"\} 1$/m);
+
+  const started = Date.now();
+  probe.child.kill('SIGTERM');
+  await probe.waitForLog('shutdown_begun');
+  const draining = await httpRequest(port, '/ready');
+  assert.equal(draining.status, 503);
+  assert.equal((await httpRequest(port, '/health')).status, 200, 'liveness stays 200 while shutting down');
+  assert.equal(await probe.exited, 0);
+  assert.ok(Date.now() - started < 5_000, 'well inside the 30 s grace period');
+  assert.ok(probe.logs().some((line) => line.event === 'shutdown_complete'));
+});
+
+test('SIGINT stops it too, with an idle keep-alive connection open', async (t) => {
+  const prometheus = await startFakePrometheus(vectorAnswer(() => '3'));
+  t.after(() => prometheus.close());
+  const port = await freePort();
+  const probe = startProbe([], { ...fast, PORT: String(port), PROMETHEUS_URL: prometheus.url });
+  t.after(() => probe.kill());
+  await probe.waitForLog('listening');
+  const agent = new Agent({ keepAlive: true });
+  t.after(() => agent.destroy());
+  await new Promise<void>((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path: '/health', agent }, (res) => {
+      res.resume();
+      res.on('end', resolve);
+    }).on('error', reject);
+  });
+  const started = Date.now();
+  probe.child.kill('SIGINT');
+  assert.equal(await probe.exited, 0);
+  assert.ok(Date.now() - started < 3_000, 'the idle connection did not hold the exit');
+});
+
+test('healthcheck: 0 when the local /health answers 200, 1 when nothing listens or the path is not 200; never serves', async (t) => {
+  const server = createServer((req, res) => {
+    res.writeHead(req.url === '/health' ? 200 : 500);
+    res.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as AddressInfo;
+
+  const healthy = startProbe(['healthcheck'], { PORT: String(port) }); // HOST defaults to 0.0.0.0: asks 127.0.0.1
+  assert.equal(await healthy.exited, 0);
+  const ready = startProbe(['healthcheck', '/ready'], { PORT: String(port) });
+  assert.equal(await ready.exited, 1);
+  assert.match(ready.stderr(), /\/ready answered 500/);
+  const nobody = startProbe(['healthcheck'], { PORT: String(await freePort()) });
+  assert.equal(await nobody.exited, 1);
+  assert.equal(nobody.logs().length, 0, 'no server was started');
+});
+
+test('healthcheck gives up within 2 s when the server never answers', async (t) => {
+  const silent = createServer(() => {}); // accepts, never answers
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    silent.closeAllConnections();
+    return new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+  const started = Date.now();
+  const probe = startProbe(['healthcheck'], { PORT: String((silent.address() as AddressInfo).port) });
+  assert.equal(await probe.exited, 1);
+  const elapsed = Date.now() - started;
+  assert.ok(elapsed >= 1_900 && elapsed < 4_000, `${elapsed} ms`);
+});
