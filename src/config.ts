@@ -1,5 +1,6 @@
 // The environment, parsed and validated once at start-up. Every problem is collected, so one run names them all
 // (af/envalid's approach); nothing here reads process.env: main passes it in.
+import { readFileSync } from 'node:fs';
 import { formatDuration, parseDuration } from './duration.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 
@@ -21,6 +22,21 @@ export interface Config {
   readonly skewForMs: number;
   readonly onPrometheusError: ErrorPolicy;
   readonly shutdownDelayMs: number;
+  /** How to authenticate to Prometheus and trust it; files are re-read when used, so rotated secrets work. */
+  readonly connection: Connection;
+}
+
+/** Credentials and TLS for Prometheus. Holds file paths and header values, never file contents. */
+export interface Connection {
+  readonly bearerTokenFile: string | null;
+  readonly username: string | null;
+  readonly passwordFile: string | null;
+  /** Extra headers (a tenant's X-Scope-OrgID); values may be secret and are never shown. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly caFile: string | null;
+  readonly certFile: string | null;
+  readonly keyFile: string | null;
+  readonly insecureSkipVerify: boolean;
 }
 
 /** Every variable the probe reads, with its default: the single source for --help and the README. */
@@ -37,6 +53,14 @@ export const VARIABLES = {
   SKEW_FOR: { default: '0s', help: 'how long skew must stay above the threshold before /ready fails' },
   ON_PROMETHEUS_ERROR: { default: 'pass', help: 'verdict when Prometheus has been unreachable past STALE_AFTER: pass or fail' },
   SHUTDOWN_DELAY: { default: '0s', help: 'after SIGTERM, keep answering (with /ready 503) this long before closing' },
+  PROMETHEUS_BEARER_TOKEN_FILE: { default: '', help: 'file holding a bearer token, re-read for every query' },
+  PROMETHEUS_USERNAME: { default: '', help: 'basic auth user (with PROMETHEUS_PASSWORD_FILE)' },
+  PROMETHEUS_PASSWORD_FILE: { default: '', help: 'file holding the basic auth password, re-read for every query' },
+  PROMETHEUS_HEADERS: { default: '', help: 'extra headers as Name=value pairs separated by commas, e.g. X-Scope-OrgID=tenant-a' },
+  PROMETHEUS_CA_FILE: { default: '', help: 'PEM file of the CA that signed the Prometheus certificate (https only)' },
+  PROMETHEUS_CERT_FILE: { default: '', help: 'PEM client certificate (with PROMETHEUS_KEY_FILE; https only)' },
+  PROMETHEUS_KEY_FILE: { default: '', help: 'PEM private key of the client certificate' },
+  PROMETHEUS_TLS_INSECURE_SKIP_VERIFY: { default: 'false', help: 'true turns off certificate verification (logged loudly); never in production' },
 } as const;
 
 export type VariableName = keyof typeof VARIABLES;
@@ -44,8 +68,15 @@ export type Environment = Readonly<Record<string, string | undefined>>;
 
 const DURATION = 'a duration such as 500ms, 10s or 5m';
 
+/** The file access configuration needs; tests may pass their own. */
+export interface ConfigFiles {
+  readFile(path: string): string;
+}
+
+const nodeFiles: ConfigFiles = { readFile: (path) => readFileSync(path, 'utf8') };
+
 /** Parses the environment into a frozen Config, or throws one ConfigError naming every bad variable. */
-export function loadConfig(env: Environment): Config {
+export function loadConfig(env: Environment, files: ConfigFiles = nodeFiles): Config {
   const problems: ConfigProblem[] = [];
   const raw = (name: VariableName): string => env[name] ?? VARIABLES[name].default;
   const reject = (name: VariableName, expected: string, value = raw(name)): undefined => {
@@ -94,6 +125,8 @@ export function loadConfig(env: Environment): Config {
   // Kubernetes kills the pod 30 s after SIGTERM by default; the delay must leave time to close.
   const shutdownDelayMs = duration('SHUTDOWN_DELAY', 'from 0s to 20s', (ms) => ms >= 0 && ms <= 20_000);
 
+  const connection = parseConnection(raw, reject, files, typeof url === 'string' ? undefined : url);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     prometheusUrl: raw('PROMETHEUS_URL').trim(),
@@ -109,7 +142,95 @@ export function loadConfig(env: Environment): Config {
     skewForMs: skewForMs!,
     onPrometheusError: onPrometheusError as ErrorPolicy,
     shutdownDelayMs: shutdownDelayMs!,
+    connection: connection!,
   });
+}
+
+// Header names as RFC 9110 tokens; those that would break the request itself are refused.
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const RESERVED_HEADERS = new Set(['host', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer']);
+
+function parseConnection(
+  raw: (name: VariableName) => string,
+  reject: (name: VariableName, expected: string, value?: string) => undefined,
+  files: ConfigFiles,
+  url: URL | undefined,
+): Connection | undefined {
+  let problems = 0;
+  const fail = (name: VariableName, expected: string, value?: string): void => {
+    problems += 1;
+    reject(name, expected, value);
+  };
+  const optional = (name: VariableName): string | null => (raw(name).trim() === '' ? null : raw(name).trim());
+  // A file must be readable now, so a typo stops start-up instead of failing every query later.
+  const readable = (name: VariableName, what: string, accept: (text: string) => boolean = () => true): string | null => {
+    const path = optional(name);
+    if (path === null) return null;
+    try {
+      if (!accept(files.readFile(path))) fail(name, what);
+    } catch (error) {
+      fail(name, `${what} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+    return path;
+  };
+  const isPem = (text: string): boolean => text.includes('-----BEGIN ');
+
+  const bearerTokenFile = readable('PROMETHEUS_BEARER_TOKEN_FILE', 'a readable file holding a token', (text) => text.trim() !== '');
+  const username = optional('PROMETHEUS_USERNAME');
+  const passwordFile = readable('PROMETHEUS_PASSWORD_FILE', 'a readable file holding the password');
+  const userinfoInUrl = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(raw('PROMETHEUS_URL').trim());
+  if (username !== null && passwordFile === null) fail('PROMETHEUS_PASSWORD_FILE', 'a readable file when PROMETHEUS_USERNAME is set', '');
+  if (username === null && passwordFile !== null) fail('PROMETHEUS_USERNAME', 'a user name when PROMETHEUS_PASSWORD_FILE is set', '');
+  if (username !== null && userinfoInUrl) fail('PROMETHEUS_USERNAME', 'unset when PROMETHEUS_URL carries user:password@');
+  if (bearerTokenFile !== null && (username !== null || userinfoInUrl)) {
+    fail('PROMETHEUS_BEARER_TOKEN_FILE', 'unset when basic auth is configured (PROMETHEUS_USERNAME or user:password@ in PROMETHEUS_URL): choose one');
+  }
+
+  const headers = parseHeaders(raw('PROMETHEUS_HEADERS'));
+  if (typeof headers === 'string') {
+    fail('PROMETHEUS_HEADERS', 'comma-separated Name=value pairs, each name once, not Host, Content-Type, Content-Length or hop-by-hop headers', headers);
+  } else if ('authorization' in headers && (bearerTokenFile !== null || username !== null || userinfoInUrl)) {
+    fail('PROMETHEUS_HEADERS', 'no Authorization header when another kind of auth is configured', describeHeaders(headers));
+  }
+
+  const caFile = readable('PROMETHEUS_CA_FILE', 'a readable PEM file of CA certificates', isPem);
+  const certFile = readable('PROMETHEUS_CERT_FILE', 'a readable PEM certificate', isPem);
+  const keyFile = readable('PROMETHEUS_KEY_FILE', 'a readable PEM private key', isPem);
+  if (certFile !== null && keyFile === null) fail('PROMETHEUS_KEY_FILE', 'the private key of PROMETHEUS_CERT_FILE', '');
+  if (certFile === null && keyFile !== null) fail('PROMETHEUS_CERT_FILE', 'the certificate of PROMETHEUS_KEY_FILE', '');
+  const insecureText = raw('PROMETHEUS_TLS_INSECURE_SKIP_VERIFY').trim().toLowerCase();
+  if (insecureText !== 'true' && insecureText !== 'false') fail('PROMETHEUS_TLS_INSECURE_SKIP_VERIFY', 'true or false');
+  const insecureSkipVerify = insecureText === 'true';
+  if (url?.protocol === 'http:') {
+    for (const name of ['PROMETHEUS_CA_FILE', 'PROMETHEUS_CERT_FILE', 'PROMETHEUS_KEY_FILE'] as const) {
+      if (optional(name) !== null) fail(name, 'set only with an https:// PROMETHEUS_URL');
+    }
+    if (insecureSkipVerify) fail('PROMETHEUS_TLS_INSECURE_SKIP_VERIFY', 'true only with an https:// PROMETHEUS_URL');
+  }
+  if (problems > 0 || typeof headers === 'string') return undefined;
+  return { bearerTokenFile, username, passwordFile, headers, caFile, certFile, keyFile, insecureSkipVerify };
+}
+
+/** `Name=value,Name2=value2` as lower-cased names, or the redacted text when it is not valid. */
+function parseHeaders(text: string): Record<string, string> | string {
+  const headers: Record<string, string> = {};
+  if (text.trim() === '') return headers;
+  for (const pair of text.split(',')) {
+    const eq = pair.indexOf('=');
+    const name = pair.slice(0, eq === -1 ? undefined : eq).trim();
+    const value = eq === -1 ? '' : pair.slice(eq + 1).trim();
+    const lower = name.toLowerCase();
+    if (eq === -1 || !TOKEN.test(name) || /[\r\n\0]/.test(value) || RESERVED_HEADERS.has(lower) || lower in headers) {
+      // Values may be secret: the error shows the names only.
+      return text.split(',').map((p) => `${p.split('=')[0]!.trim()}=***`).join(',');
+    }
+    headers[lower] = value;
+  }
+  return headers;
+}
+
+function describeHeaders(headers: Readonly<Record<string, string>>): string {
+  return Object.keys(headers).map((name) => `${name}=***`).join(',');
 }
 
 /** The URL without userinfo, or what is wrong with it. */
@@ -135,7 +256,7 @@ export function redactUserinfo(text: string): string {
 }
 
 /** The configuration as logs and /status show it: durations as written, no credentials. */
-export function describeConfig(config: Config): Readonly<Record<string, string | number>> {
+export function describeConfig(config: Config): Readonly<Record<string, string | number | boolean>> {
   return {
     prometheus_url: config.prometheusTarget,
     kafka_group: config.group,
@@ -149,5 +270,20 @@ export function describeConfig(config: Config): Readonly<Record<string, string |
     skew_for: formatDuration(config.skewForMs),
     on_prometheus_error: config.onPrometheusError,
     shutdown_delay: formatDuration(config.shutdownDelayMs),
+    ...describeConnection(config.connection),
   };
+}
+
+/** The connection settings that are set: paths and names only, never a secret or a header value. */
+function describeConnection(connection: Connection): Record<string, string | boolean> {
+  const shown: Record<string, string | boolean> = {};
+  if (connection.bearerTokenFile !== null) shown.bearer_token_file = connection.bearerTokenFile;
+  if (connection.username !== null) shown.username = connection.username;
+  if (connection.passwordFile !== null) shown.password_file = connection.passwordFile;
+  if (Object.keys(connection.headers).length > 0) shown.headers = describeHeaders(connection.headers);
+  if (connection.caFile !== null) shown.ca_file = connection.caFile;
+  if (connection.certFile !== null) shown.cert_file = connection.certFile;
+  if (connection.keyFile !== null) shown.key_file = connection.keyFile;
+  if (connection.insecureSkipVerify) shown.tls_insecure_skip_verify = true;
+  return shown;
 }

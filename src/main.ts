@@ -46,7 +46,13 @@ async function main(argv: readonly string[]): Promise<void> {
 
   const config = configOrExit(2);
   const log = createLogger((line) => process.stdout.write(line));
-  const service = await startService({ config, log });
+  let service: Awaited<ReturnType<typeof startService>>;
+  try {
+    service = await startService({ config, log });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    exitWithProblems(error, 2); // TLS material that does not parse is found when the client is built
+  }
   // As PID 1 in a container Node does not stop on SIGTERM by itself: without these, `docker stop` waits for SIGKILL.
   const onSignal = (signal: NodeJS.Signals): void => {
     void service.shutdown(signal).then(() => process.exit(0));
@@ -60,11 +66,15 @@ function configOrExit(exitCode: number): Config {
     return loadConfig(process.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    for (const problem of error.problems) {
-      process.stderr.write(`invalid configuration: ${problem.variable}=${JSON.stringify(problem.value)}: expected ${problem.expected}\n`);
-    }
-    process.exit(exitCode);
+    exitWithProblems(error, exitCode);
   }
+}
+
+function exitWithProblems(error: ConfigError, exitCode: number): never {
+  for (const problem of error.problems) {
+    process.stderr.write(`invalid configuration: ${problem.variable}=${JSON.stringify(problem.value)}: expected ${problem.expected}\n`);
+  }
+  process.exit(exitCode);
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -17,6 +17,8 @@ export interface PrometheusClientOptions {
   readonly dispatcher?: Dispatcher;
   /** Extra headers computed per query, so a bearer token file can be re-read or a tenant header added. */
   readonly headers?: () => Readonly<Record<string, string>>;
+  /** CA, client certificate and verification for the owned Agent (ignored with an injected dispatcher). */
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string; readonly rejectUnauthorized?: boolean };
 }
 
 /** Asks Prometheus instant queries. */
@@ -44,7 +46,7 @@ export function createPrometheusClient(options: PrometheusClientOptions): Promet
   const endpoint = parseEndpoint(options.url);
   const target = endpoint.target;
   // The connect timeout is per Agent; the per-query deadline below is what really bounds a query.
-  const ownedAgent = options.dispatcher === undefined ? new Agent({ connect: { timeout: timeoutMs } }) : undefined;
+  const ownedAgent = options.dispatcher === undefined ? new Agent({ connect: { timeout: timeoutMs, ...options.tls } }) : undefined;
   const dispatcher: Dispatcher = options.dispatcher ?? (ownedAgent as Agent);
   let closing: Promise<void> | undefined;
 
@@ -165,7 +167,9 @@ function requestHeaders(
     computed = extra?.() ?? {};
   } catch (cause) {
     // The headers carry credentials (a bearer token file) or the tenant: failing to build them is an auth failure.
-    throw new PrometheusError('PROM_AUTH', `could not build the request headers for Prometheus at ${target}`, { cause });
+    // Our own header builders put paths and errnos in their messages, never a secret.
+    const why = cause instanceof Error ? `: ${cause.message}` : '';
+    throw new PrometheusError('PROM_AUTH', `could not build the request headers for Prometheus at ${target}${why}`, { cause });
   }
   // Lower-cased so a computed "Authorization" replaces the URL's instead of being sent beside it.
   for (const [name, value] of Object.entries(computed)) headers[name.toLowerCase()] = value;
@@ -240,9 +244,20 @@ function fromTransportError(error: unknown, target: string, timeoutMs: number): 
   if ((found = pick((c) => TIMEOUT_CODES.has(c)))) {
     return build('PROM_TIMEOUT', `gave no complete answer within ${timeoutMs} ms`, found);
   }
-  if ((found = pick((c) => c in NETWORK_PHRASES))) return build('PROM_NETWORK', NETWORK_PHRASES[found] ?? '', found);
+  if ((found = pick((c) => c in NETWORK_PHRASES))) {
+    // Under TLS 1.3 a server refuses a client certificate after the handshake, and Node surfaces only the
+    // closed socket (measured: UND_ERR_SOCKET, bytesRead 0, no alert in the cause chain).
+    const silentTls = target.startsWith('https:') && found === 'UND_ERR_SOCKET' && readNothing(error);
+    const hint = silentTls ? '; over https this is also how a server refuses a missing or untrusted client certificate' : '';
+    return build('PROM_NETWORK', `${NETWORK_PHRASES[found] ?? ''}${hint}`, found);
+  }
   const name = codes[0] ?? (error instanceof Error ? error.name : typeof error);
   return build('PROM_NETWORK', 'could not be queried', name);
+}
+
+function readNothing(error: unknown): boolean {
+  const socket = (error as { socket?: { bytesRead?: number } }).socket;
+  return socket?.bytesRead === 0;
 }
 
 /** Codes of the error, its causes and, for AggregateError (happy eyeballs tries several addresses), its members. */

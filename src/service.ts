@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { defaultChecks, type CheckDefinition } from './checks.js';
 import { describeConfig, type Config } from './config.js';
 import { createMonitor, systemClock, type Clock, type Monitor, type QueryClient } from './monitor.js';
+import { requestHeaders, tlsOptions } from './credentials.js';
 import { createPrometheusClient } from './prometheus.js';
 import type { Logger } from './log.js';
 import { createProbeServer, type ProbeServer } from './server.js';
@@ -30,7 +31,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const { config, log } = options;
   const clock = options.clock ?? systemClock;
   const checks = options.checks ?? defaultChecks(config);
-  const client = options.client ?? createPrometheusClient({ url: config.prometheusUrl, timeoutMs: config.queryTimeoutMs });
+  // Reads and checks the TLS files now: a bad one throws a ConfigError before anything listens.
+  const tls = options.client === undefined ? tlsOptions(config.connection) : undefined;
+  const client =
+    options.client ??
+    createPrometheusClient({ url: config.prometheusUrl, timeoutMs: config.queryTimeoutMs, headers: requestHeaders(config.connection), tls });
   const server = createProbeServer({
     view: { phase: 'starting', snapshot: null, config, checks, version: VERSION, startedAtMs: clock.now() },
     now: clock.now,
@@ -48,6 +53,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   });
 
   log.log('info', 'starting', { version: VERSION, node: process.versions.node, config: describeConfig(config), checks: checks.map((c) => ({ name: c.name, query: c.query })) });
+  if (config.connection.insecureSkipVerify) {
+    log.log('warn', 'tls_verification_disabled', {
+      message: 'PROMETHEUS_TLS_INSECURE_SKIP_VERIFY=true: the Prometheus certificate is NOT verified; anyone on the path can answer in its place',
+    });
+  }
   const address = await server.listen(config.port, config.host);
   log.log('info', 'listening', { address: address.address, port: address.port });
   monitor.start();

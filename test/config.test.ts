@@ -3,9 +3,22 @@ import { test } from 'node:test';
 import { describeConfig, loadConfig, redactUserinfo } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 
-function problemsOf(env: Record<string, string>): Map<string, string> {
+/** Files as the test says they are: path -> content; others are missing. */
+function files(contents: Record<string, string>) {
+  return {
+    readFile(path: string): string {
+      const text = contents[path];
+      if (text === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+      return text;
+    },
+  };
+}
+const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+const KEY = '-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n';
+
+function problemsOf(env: Record<string, string>, fileSystem = files({})): Map<string, string> {
   try {
-    loadConfig(env);
+    loadConfig(env, fileSystem);
   } catch (error) {
     assert.ok(error instanceof ConfigError);
     assert.equal(error.code, 'CONFIG_INVALID');
@@ -32,6 +45,16 @@ test('defaults are the seed\'s', () => {
       skewForMs: 0,
       onPrometheusError: 'pass',
       shutdownDelayMs: 0,
+      connection: {
+        bearerTokenFile: null,
+        username: null,
+        passwordFile: null,
+        headers: {},
+        caFile: null,
+        certFile: null,
+        keyFile: null,
+        insecureSkipVerify: false,
+      },
     },
   );
   assert.ok(Object.isFrozen(config));
@@ -150,4 +173,63 @@ test('redactUserinfo hides userinfo with or without a scheme', () => {
   assert.equal(redactUserinfo('http://u:p@host:9090/x'), 'http://***@host:9090/x');
   assert.equal(redactUserinfo('u:p@host'), '***@host');
   assert.equal(redactUserinfo('http://host:9090'), 'http://host:9090');
+});
+
+test('a secured Prometheus: token, basic auth, headers and TLS files', () => {
+  const fileSystem = files({ '/run/token': 'abc\n', '/run/pw': 'hunter2\n', '/run/ca.pem': PEM, '/run/cert.pem': PEM, '/run/key.pem': KEY });
+  const bearer = loadConfig({ PROMETHEUS_URL: 'https://prom:9090', PROMETHEUS_BEARER_TOKEN_FILE: '/run/token', PROMETHEUS_CA_FILE: '/run/ca.pem' }, fileSystem);
+  assert.equal(bearer.connection.bearerTokenFile, '/run/token');
+  assert.equal(bearer.connection.caFile, '/run/ca.pem');
+  const basic = loadConfig(
+    {
+      PROMETHEUS_URL: 'https://prom:9090',
+      PROMETHEUS_USERNAME: 'probe',
+      PROMETHEUS_PASSWORD_FILE: '/run/pw',
+      PROMETHEUS_HEADERS: 'X-Scope-OrgID=tenant-a, X-Api-Key=k=1',
+      PROMETHEUS_CERT_FILE: '/run/cert.pem',
+      PROMETHEUS_KEY_FILE: '/run/key.pem',
+      PROMETHEUS_TLS_INSECURE_SKIP_VERIFY: 'true',
+    },
+    fileSystem,
+  );
+  assert.deepEqual(basic.connection.headers, { 'x-scope-orgid': 'tenant-a', 'x-api-key': 'k=1' });
+  assert.equal(basic.connection.insecureSkipVerify, true);
+  const shown = JSON.stringify(describeConfig(basic));
+  assert.match(shown, /"headers":"x-scope-orgid=\*\*\*,x-api-key=\*\*\*"/);
+  assert.doesNotMatch(shown, /tenant-a|k=1|hunter2/);
+  assert.match(shown, /"username":"probe","password_file":"\/run\/pw"/);
+});
+
+test('each connection rule rejects its bad values, naming the variable', () => {
+  const fileSystem = files({ '/run/token': 'abc', '/run/empty': '  \n', '/run/pw': 'pw', '/run/ca.pem': PEM, '/run/not-pem': 'hello', '/run/key.pem': KEY });
+  const https = 'https://prom:9090';
+  const cases: [Record<string, string>, string[]][] = [
+    [{ PROMETHEUS_BEARER_TOKEN_FILE: '/run/missing' }, ['PROMETHEUS_BEARER_TOKEN_FILE']],
+    [{ PROMETHEUS_BEARER_TOKEN_FILE: '/run/empty' }, ['PROMETHEUS_BEARER_TOKEN_FILE']],
+    [{ PROMETHEUS_USERNAME: 'probe' }, ['PROMETHEUS_PASSWORD_FILE']],
+    [{ PROMETHEUS_PASSWORD_FILE: '/run/pw' }, ['PROMETHEUS_USERNAME']],
+    [{ PROMETHEUS_USERNAME: 'probe', PROMETHEUS_PASSWORD_FILE: '/run/pw', PROMETHEUS_URL: 'http://u:p@prom:9090' }, ['PROMETHEUS_USERNAME']],
+    [{ PROMETHEUS_USERNAME: 'probe', PROMETHEUS_PASSWORD_FILE: '/run/pw', PROMETHEUS_BEARER_TOKEN_FILE: '/run/token' }, ['PROMETHEUS_BEARER_TOKEN_FILE']],
+    [{ PROMETHEUS_URL: 'http://u:p@prom:9090', PROMETHEUS_BEARER_TOKEN_FILE: '/run/token' }, ['PROMETHEUS_BEARER_TOKEN_FILE']],
+    [{ PROMETHEUS_HEADERS: 'X-Scope-OrgID' }, ['PROMETHEUS_HEADERS']],
+    [{ PROMETHEUS_HEADERS: 'Host=evil' }, ['PROMETHEUS_HEADERS']],
+    [{ PROMETHEUS_HEADERS: 'Bad Name=x' }, ['PROMETHEUS_HEADERS']],
+    [{ PROMETHEUS_HEADERS: 'A=1,a=2' }, ['PROMETHEUS_HEADERS']],
+    [{ PROMETHEUS_HEADERS: 'Authorization=Bearer x', PROMETHEUS_BEARER_TOKEN_FILE: '/run/token' }, ['PROMETHEUS_HEADERS']],
+    [{ PROMETHEUS_URL: https, PROMETHEUS_CA_FILE: '/run/not-pem' }, ['PROMETHEUS_CA_FILE']],
+    [{ PROMETHEUS_URL: https, PROMETHEUS_CA_FILE: '/run/missing' }, ['PROMETHEUS_CA_FILE']],
+    [{ PROMETHEUS_URL: https, PROMETHEUS_KEY_FILE: '/run/key.pem' }, ['PROMETHEUS_CERT_FILE']],
+    [{ PROMETHEUS_URL: https, PROMETHEUS_CERT_FILE: '/run/ca.pem' }, ['PROMETHEUS_KEY_FILE']],
+    [{ PROMETHEUS_CA_FILE: '/run/ca.pem' }, ['PROMETHEUS_CA_FILE']], // http:// URL
+    [{ PROMETHEUS_TLS_INSECURE_SKIP_VERIFY: 'true' }, ['PROMETHEUS_TLS_INSECURE_SKIP_VERIFY']], // http:// URL
+    [{ PROMETHEUS_URL: https, PROMETHEUS_TLS_INSECURE_SKIP_VERIFY: 'yes' }, ['PROMETHEUS_TLS_INSECURE_SKIP_VERIFY']],
+  ];
+  for (const [env, expected] of cases) {
+    assert.deepEqual([...problemsOf(env, fileSystem).keys()].sort(), expected, JSON.stringify(env));
+  }
+});
+
+test('header values never appear in a configuration error', () => {
+  const problems = problemsOf({ PROMETHEUS_HEADERS: 'X-Api-Key=topsecret,Host=x' });
+  assert.equal(problems.get('PROMETHEUS_HEADERS'), 'X-Api-Key=***,Host=***');
 });

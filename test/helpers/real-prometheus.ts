@@ -189,12 +189,17 @@ export async function startPrometheus(options: PrometheusOptions): Promise<RealP
       if (exitStatus !== undefined) {
         throw new Error(`prometheus exited before it was ready (${exitStatus}); stderr:\n${stderrTail}`);
       }
-      try {
-        const response = await fetch(`http://127.0.0.1:${port}/-/ready`, { signal: AbortSignal.timeout(1_000) });
-        await response.arrayBuffer();
-        if (response.status === 200) return;
-      } catch {
-        // not listening yet
+      if (options.webConfigFile !== undefined) {
+        // TLS or auth in front of /-/ready: Prometheus says in its log when it is ready.
+        if (stderrTail.includes('Server is ready to receive web requests')) return;
+      } else {
+        try {
+          const response = await fetch(`http://127.0.0.1:${port}/-/ready`, { signal: AbortSignal.timeout(1_000) });
+          await response.arrayBuffer();
+          if (response.status === 200) return;
+        } catch {
+          // not listening yet
+        }
       }
       await sleep(50);
     }
