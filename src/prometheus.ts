@@ -65,11 +65,14 @@ export function createPrometheusClient(options: PrometheusClientOptions): Promet
     signal?.addEventListener('abort', onCallerAbort, { once: true });
 
     let body: Dispatcher.ResponseData['body'] | undefined;
+    let secrets: readonly string[] = [];
     try {
+      const headers = requestHeaders(endpoint.authorization, options.headers, target);
+      secrets = secretValues(headers);
       const response = await request(endpoint.queryUrl, {
         dispatcher,
         method: 'POST',
-        headers: requestHeaders(endpoint.authorization, options.headers, target),
+        headers,
         body: new URLSearchParams({ query: promql, timeout: `${timeoutMs}ms` }).toString(),
         signal: controller.signal,
         // Never later than our own deadline; they only name the phase when they win the race.
@@ -88,22 +91,25 @@ export function createPrometheusClient(options: PrometheusClientOptions): Promet
           { statusCode: response.statusCode },
         );
       }
-      return parseQueryResponse(response.statusCode, text);
+      const result = parseQueryResponse(response.statusCode, text);
+      return secrets.length === 0 ? result : { ...result, warnings: result.warnings.map((warning) => scrub(warning, secrets)) };
     } catch (error) {
-      if (error instanceof PrometheusError) throw error;
-      if (stoppedBy === 'caller') throw cancelled(target, error);
-      if (stoppedBy === 'deadline') {
-        throw new PrometheusError('PROM_TIMEOUT', `Prometheus at ${target} gave no complete answer within ${timeoutMs} ms`, {
-          cause: error,
-        });
-      }
-      throw fromTransportError(error, target, timeoutMs);
+      throw scrubError(classify(error, stoppedBy), secrets);
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onCallerAbort);
       // A body left unread would hold the connection; destroying it frees the socket.
       if (body !== undefined && !body.readableEnded && !body.destroyed) discard(body);
     }
+  }
+
+  function classify(error: unknown, stoppedBy: StopReason | undefined): PrometheusError {
+    if (error instanceof PrometheusError) return error;
+    if (stoppedBy === 'caller') return cancelled(target, error);
+    if (stoppedBy === 'deadline') {
+      return new PrometheusError('PROM_TIMEOUT', `Prometheus at ${target} gave no complete answer within ${timeoutMs} ms`, { cause: error });
+    }
+    return fromTransportError(error, target, timeoutMs);
   }
 
   return {
@@ -174,6 +180,41 @@ function requestHeaders(
   // Lower-cased so a computed "Authorization" replaces the URL's instead of being sent beside it.
   for (const [name, value] of Object.entries(computed)) headers[name.toLowerCase()] = value;
   return headers;
+}
+
+// Headers that carry nothing secret; every other header value (auth, tenant, API keys) is treated as a secret.
+const PUBLIC_HEADERS = new Set(['accept', 'content-type', 'user-agent']);
+
+/**
+ * Every secret a query sends, in every form it could be echoed back in: a proxy's error page or a
+ * Prometheus error text may quote a header, and what Prometheus says ends up in /status and the logs.
+ */
+function secretValues(headers: Readonly<Record<string, string>>): string[] {
+  const secrets: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (PUBLIC_HEADERS.has(name) || value === '') continue;
+    secrets.push(value);
+    const [scheme, credentials] = value.split(' ', 2);
+    if (name !== 'authorization' || credentials === undefined) continue;
+    secrets.push(credentials);
+    if (scheme?.toLowerCase() === 'basic') {
+      const decoded = Buffer.from(credentials, 'base64').toString('utf8');
+      secrets.push(decoded, decoded.slice(decoded.indexOf(':') + 1));
+    }
+  }
+  // Longest first, so a secret that contains another is replaced whole.
+  return secrets.filter((secret) => secret !== '').sort((a, b) => b.length - a.length);
+}
+
+function scrub(text: string, secrets: readonly string[]): string {
+  return secrets.reduce((scrubbed, secret) => scrubbed.split(secret).join('***'), text);
+}
+
+function scrubError(error: PrometheusError, secrets: readonly string[]): PrometheusError {
+  const message = scrub(error.message, secrets);
+  if (message === error.message) return error;
+  // The cause is dropped with the secret it may quote.
+  return new PrometheusError(error.code, message, { statusCode: error.statusCode, errorType: error.errorType });
 }
 
 /** The body as text, or undefined once it passes `maxBytes`: never buffers more than the cap. */
