@@ -52,7 +52,7 @@ export const VARIABLES = {
   STALE_AFTER: { default: '60s', help: 'how long a verdict stands while Prometheus cannot be asked' },
   SKEW_FOR: { default: '0s', help: 'how long skew must stay above the threshold before /ready fails' },
   ON_PROMETHEUS_ERROR: { default: 'pass', help: 'verdict when Prometheus has been unreachable past STALE_AFTER: pass or fail' },
-  SHUTDOWN_DELAY: { default: '0s', help: 'after SIGTERM, keep answering (with /ready 503) this long before closing' },
+  SHUTDOWN_DELAY: { default: '0s', help: 'after SIGTERM, keep answering (with /ready 503) this long before closing; at most 15s' },
   PROMETHEUS_BEARER_TOKEN_FILE: { default: '', help: 'file holding a bearer token, re-read for every query' },
   PROMETHEUS_USERNAME: { default: '', help: 'basic auth user (with PROMETHEUS_PASSWORD_FILE)' },
   PROMETHEUS_PASSWORD_FILE: { default: '', help: 'file holding the basic auth password, re-read for every query' },
@@ -67,6 +67,9 @@ export type VariableName = keyof typeof VARIABLES;
 export type Environment = Readonly<Record<string, string | undefined>>;
 
 const DURATION = 'a duration such as 500ms, 10s or 5m';
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The longest SHUTDOWN_DELAY: with the 10 s drain after it, shutdown ends 5 s inside Kubernetes' 30 s grace. */
+export const MAX_SHUTDOWN_DELAY_MS = 15_000;
 
 /** The file access configuration needs; tests may pass their own. */
 export interface ConfigFiles {
@@ -89,9 +92,10 @@ export function loadConfig(env: Environment, files: ConfigFiles = nodeFiles): Co
     const value = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text) ? Number(text) : Number.NaN;
     return Number.isFinite(value) && accept(value) ? value : reject(name, expected);
   };
+  // Node's timers hold at most 2^31-1 ms (24.8 days); a longer one fires after 1 ms, every time.
   const duration = (name: VariableName, expected: string, accept: (ms: number) => boolean): number | undefined => {
     const ms = parseDuration(raw(name));
-    return ms !== undefined && accept(ms) ? ms : reject(name, `${DURATION}, ${expected}`);
+    return ms !== undefined && ms <= MAX_TIMER_MS && accept(ms) ? ms : reject(name, `${DURATION}, ${expected}`);
   };
 
   const url = parsePrometheusUrl(raw('PROMETHEUS_URL'));
@@ -123,7 +127,7 @@ export function loadConfig(env: Environment, files: ConfigFiles = nodeFiles): Co
   const onPrometheusError = raw('ON_PROMETHEUS_ERROR').trim();
   if (onPrometheusError !== 'pass' && onPrometheusError !== 'fail') reject('ON_PROMETHEUS_ERROR', 'pass or fail');
   // Kubernetes kills the pod 30 s after SIGTERM by default; the delay must leave time to close.
-  const shutdownDelayMs = duration('SHUTDOWN_DELAY', 'from 0s to 20s', (ms) => ms >= 0 && ms <= 20_000);
+  const shutdownDelayMs = duration('SHUTDOWN_DELAY', `from 0s to ${formatDuration(MAX_SHUTDOWN_DELAY_MS)}`, (ms) => ms >= 0 && ms <= MAX_SHUTDOWN_DELAY_MS);
 
   const connection = parseConnection(raw, reject, files, typeof url === 'string' ? undefined : url);
 
@@ -250,9 +254,15 @@ function parsePrometheusUrl(text: string): URL | string {
   return url;
 }
 
-/** Hides anything that may be a credential in a URL-like string, even one that does not parse. */
+/**
+ * Hides anything that may be a credential in a URL-like string, even one that does not parse: everything
+ * between the scheme and the last "@" (a password may hold "/", "#", "?" or spaces).
+ */
 export function redactUserinfo(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^@/?#\s]*@/i, (_match, scheme: string | undefined) => `${scheme ?? ''}***@`);
+  const at = text.lastIndexOf('@');
+  if (at === -1) return text;
+  const scheme = /^\s*[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0] ?? '';
+  return `${scheme.trim()}***${text.slice(at)}`;
 }
 
 /** The configuration as logs and /status show it: durations as written, no credentials. */

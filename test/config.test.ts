@@ -123,7 +123,9 @@ test('each rule rejects its bad values', () => {
     ['SKEW_FOR', '-1m'],
     ['SKEW_FOR', 'forever'],
     ['ON_PROMETHEUS_ERROR', 'ignore'],
-    ['SHUTDOWN_DELAY', '25s'],
+    ['SHUTDOWN_DELAY', '16s'],
+    ['CHECK_INTERVAL', '30d'], // past what a Node timer can hold
+    ['STALE_AFTER', '25d'],
   ];
   for (const [variable, value] of cases) {
     const problems = problemsOf({ [variable]: value });
@@ -157,7 +159,15 @@ test('credentials in PROMETHEUS_URL never reach the target, the description or a
   assert.equal(config.prometheusTarget, 'http://prometheus:9090');
   assert.doesNotMatch(JSON.stringify(describeConfig(config)), /s3cret|probe:/);
 
-  for (const bad of ['ftp://probe:s3cret@prometheus:9090', 'probe:s3cret@prometheus:9090', 'http://probe:s3cret@prometheus:9090/?q=1']) {
+  const badUrls = [
+    'ftp://probe:s3cret@prometheus:9090',
+    'probe:s3cret@prometheus:9090',
+    'http://probe:s3cret@prometheus:9090/?q=1',
+    'http://admin:s3cr/et@prom:9090', // a "/" in the password makes the URL unparsable
+    ' http://admin:s3cret@prom:9090?x',
+    'http://admin:s3#cret@prom:9090',
+  ];
+  for (const bad of badUrls) {
     try {
       loadConfig({ PROMETHEUS_URL: bad });
       assert.fail('expected a ConfigError');
@@ -173,6 +183,7 @@ test('redactUserinfo hides userinfo with or without a scheme', () => {
   assert.equal(redactUserinfo('http://u:p@host:9090/x'), 'http://***@host:9090/x');
   assert.equal(redactUserinfo('u:p@host'), '***@host');
   assert.equal(redactUserinfo('http://host:9090'), 'http://host:9090');
+  assert.equal(redactUserinfo('http://a:b/c#d@host:9090'), 'http://***@host:9090');
 });
 
 test('a secured Prometheus: token, basic auth, headers and TLS files', () => {
