@@ -35,7 +35,14 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const tls = options.client === undefined ? tlsOptions(config.connection) : undefined;
   const client =
     options.client ??
-    createPrometheusClient({ url: config.prometheusUrl, timeoutMs: config.queryTimeoutMs, headers: requestHeaders(config.connection), tls });
+    createPrometheusClient({
+      url: config.prometheusUrl,
+      timeoutMs: config.queryTimeoutMs,
+      // Idle connections outlive the interval so each tick reuses them; undici drops any the server closes.
+      keepAliveMs: Math.min(2 * config.checkIntervalMs + config.queryTimeoutMs, 600_000),
+      headers: requestHeaders(config.connection),
+      tls,
+    });
   const server = createProbeServer({
     view: { phase: 'starting', snapshot: null, config, checks, version: VERSION, startedAtMs: clock.now() },
     now: clock.now,

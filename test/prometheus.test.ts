@@ -128,6 +128,18 @@ test('two queries reuse one keep-alive connection', async (t) => {
   assert.equal(fake.connections, 1);
 });
 
+test('keepAliveMs keeps the connection across a pause longer than undici\'s 4 s default', async (t) => {
+  // Go's net/http (Prometheus) sends no Keep-Alive hint, so without keepAliveMs a connection idle for 4 s
+  // is dropped and every CHECK_INTERVAL tick would open a new one.
+  const fake = await fakePrometheus(t, answer(200, VECTOR_BODY));
+  fake.server.keepAliveTimeout = 0; // like Go: no Keep-Alive hint, idle connections kept
+  const prometheus = client(t, { url: fake.origin, keepAliveMs: 10_000 });
+  await prometheus.query('up');
+  await new Promise((resolve) => setTimeout(resolve, 4_500));
+  await prometheus.query('up');
+  assert.equal(fake.connections, 1);
+});
+
 test('userinfo becomes Basic auth and appears in neither target nor errors', async (t) => {
   const fake = await fakePrometheus(t, answer(502, '<html>Bad Gateway</html>', 'text/html'));
   const prometheus = client(t, { url: `http://al%20ice:s3cr%40t%3Apw@${fake.origin.slice('http://'.length)}` });
