@@ -45,9 +45,7 @@ export function defaultChecks(config: Config): readonly CheckDefinition[] {
   return [
     {
       name: 'skew_ratio',
-      // SKEW_FOR reads the window from Prometheus' history, so a restart of the probe does not reset it:
-      // the lowest value over the window is above the threshold only if skew stayed above it throughout.
-      query: config.skewForMs > 0 ? `min_over_time(${skew}[${formatDuration(config.skewForMs)}])` : skew,
+      query: config.skewForMs > 0 ? sustainedQuery(skew, config.skewForMs) : skew,
       comparison: '<=',
       threshold: config.skewThreshold,
       onNoData: 'pass', // no lag series, no skew
@@ -67,6 +65,18 @@ export function defaultChecks(config: Config): readonly CheckDefinition[] {
       noDataMessage: `No consumers reported for group ${config.group}`,
     },
   ];
+}
+
+/**
+ * SKEW_FOR reads the window from Prometheus' history, so a restart of the probe does not reset it: the lowest
+ * value over the window is above the threshold only if skew stayed above it throughout. min_over_time alone
+ * judges only the samples that exist, so a series younger than the window (a new topic, a rule just deployed,
+ * an emptied Prometheus) would fail on its first high sample; the `and` keeps only series that already existed
+ * in the 5 minutes (Prometheus' lookback) before the window began.
+ */
+export function sustainedQuery(selector: string, windowMs: number): string {
+  const window = formatDuration(windowMs);
+  return `min_over_time(${selector}[${window}]) and present_over_time(${selector}[5m] offset ${window})`;
 }
 
 /** Judges one answer: NaN counts as no data; of several series the worst decides. */
@@ -90,8 +100,11 @@ export function failureMessage(check: CheckDefinition, observation: Observation)
   if (observation.value === null) return check.noDataMessage;
   const distinct = Object.entries(observation.labels).filter(([name]) => !COMMON_LABELS.has(name));
   const series = distinct.length === 0 ? '' : ` (${distinct.map(([name, value]) => `${name}=${value}`).join(', ')})`;
+  // Rounding must not make a failing value read like the threshold ("4x" against 4): show it whole then.
+  const rounded = formatValue(observation.value);
+  const value = rounded === formatValue(check.threshold) ? String(observation.value) : rounded;
   return check.failMessage
-    .replaceAll('{value}', () => formatValue(observation.value!))
+    .replaceAll('{value}', () => value)
     .replaceAll('{threshold}', () => formatValue(check.threshold))
     .replaceAll('{series}', () => series); // functions: a label value holding "$&" stays literal
 }

@@ -19,7 +19,10 @@ test('the seed\'s two checks, with the group escaped into their queries', () => 
 
 test('SKEW_FOR reads the window from Prometheus history', () => {
   const [check] = defaultChecks(loadConfig({ SKEW_FOR: '5m' }));
-  assert.equal(check!.query, 'min_over_time(kafka:group_skew_ratio{consumergroup="crm-events-sse"}[5m])');
+  assert.equal(
+    check!.query,
+    'min_over_time(kafka:group_skew_ratio{consumergroup="crm-events-sse"}[5m]) and present_over_time(kafka:group_skew_ratio{consumergroup="crm-events-sse"}[5m] offset 5m)',
+  );
   assert.equal(failureMessage(check!, observe(check!, [sample(5.2)])), 'Hot-key skew high: 5.2x for 5m');
 });
 
@@ -61,6 +64,7 @@ test('failure messages name the value, the threshold and the worst series', () =
   assert.equal(failureMessage(consumers, observe(consumers, [sample(1)])), 'Too few consumers: 1 < 2');
   assert.equal(failureMessage(consumers, observe(consumers, [])), 'No consumers reported for group crm-events-sse');
   assert.equal(failureMessage(skew, observe(skew, [sample(9, { topic: '$&{value}' })])), 'Hot-key skew high: 9x (topic=$&{value})');
+  assert.equal(failureMessage(skew, observe(skew, [sample(4.001)])), 'Hot-key skew high: 4.001x', 'not "4x" against a threshold of 4');
 });
 
 test('formatValue', () => {

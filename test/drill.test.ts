@@ -17,10 +17,11 @@ interface Ready {
 }
 
 /** Exporter, real Prometheus and the compiled probe, all on loopback; everything is stopped after the test. */
-async function stack(t: TestContext, group: string, env: Record<string, string> = {}) {
+async function stack(t: TestContext, group: string, env: Record<string, string> = {}, hotFromTheStart = false) {
   const exporter = await startExporter();
   t.after(() => exporter.close());
   balanced(exporter, group);
+  if (hotFromTheStart) exporter.setLag(group, TOPIC, 0, 400);
   const prometheus = await startPrometheus({ scrapeTargets: [exporter.target], ruleFiles: [RULES] });
   t.after(() => prometheus.close());
   const launch = async (): Promise<{ probe: Probe; port: number }> => {
@@ -123,4 +124,21 @@ test('SKEW_FOR: a breach must last the window, and a restarted probe does not re
   await second.probe.waitForLog('verdict_changed');
   const verdict = second.probe.logs().find((line) => line.event === 'verdict_changed')!;
   assert.equal(verdict.to, 'fail', JSON.stringify(verdict));
+});
+
+test('SKEW_FOR: a series younger than the window is not yet a sustained breach', async (t) => {
+  if (requireBinary(t, 'prometheus') === undefined) return;
+  const group = 'crm-events-sse';
+  // The group is hot from its very first sample: min_over_time alone would fail at once.
+  const { launch } = await stack(t, group, { SKEW_FOR: '6s' }, true);
+  const { port, probe } = await launch();
+  const healthy = await readyBecomes(port, 200, /^System healthy$/);
+  assert.equal(healthy.verdict, 'pass');
+  const firstSeen = Date.now();
+  await readyBecomes(port, 500, /^Hot-key skew high: 6\.81x for 6s \(topic=aetherlink\.events\)$/, 30_000);
+  assert.ok(Date.now() - firstSeen >= 3_000, 'it failed only once the series was as old as the window');
+  // Before the rules had recorded anything the consumer count had no data; skew never failed before the window.
+  const messages = probe.logs().filter((line) => line.event === 'verdict_changed').map((line) => String(line.message));
+  const firstHot = messages.findIndex((message) => message.startsWith('Hot-key'));
+  assert.ok(firstHot > messages.indexOf('System healthy'), messages.join(' | '));
 });
