@@ -71,8 +71,8 @@ export interface Monitor {
   start(): void;
   /** Stops the loop and aborts an evaluation in flight. */
   stop(): Promise<void>;
-  /** One evaluation now (used by start and by tests); never rejects. */
-  evaluate(): Promise<Snapshot>;
+  /** One evaluation now (used by start and by tests); never rejects. Null only if stopped before any finished. */
+  evaluate(): Promise<Snapshot | null>;
   current(): Snapshot | null;
 }
 
@@ -89,6 +89,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
     check,
     observation: null,
     observedAtMs: null,
+    observedAtMonotonicMs: null,
     lastError: null,
     consecutiveErrors: 0,
     lastDurationMs: null,
@@ -103,7 +104,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
   let verdictKey = 'starting';
   let timer: unknown;
   let running = false;
-  let inFlight: Promise<Snapshot> | null = null;
+  let inFlight: Promise<Snapshot | null> | null = null;
   let abort: AbortController | null = null;
 
   async function evaluateRecord(record: CheckRecord, signal: AbortSignal): Promise<CheckRecord> {
@@ -117,6 +118,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
         check: record.check,
         observation: observe(record.check, result.samples),
         observedAtMs: clock.now(),
+        observedAtMonotonicMs: clock.monotonicMs(),
         lastError: record.lastError,
         consecutiveErrors: 0,
         lastDurationMs: durationMs,
@@ -134,17 +136,21 @@ export function createMonitor(options: MonitorOptions): Monitor {
     }
   }
 
-  async function runEvaluation(): Promise<Snapshot> {
-    abort = new AbortController();
-    records = await Promise.all(records.map((record) => evaluateRecord(record, abort!.signal)));
+  async function runEvaluation(): Promise<Snapshot | null> {
+    const controller = new AbortController();
+    abort = controller;
+    const evaluated = await Promise.all(records.map((record) => evaluateRecord(record, controller.signal)));
     abort = null;
+    // Stopped mid-flight: the queries were cancelled by us, which says nothing about Prometheus.
+    if (controller.signal.aborted) return snapshot;
+    records = evaluated;
     evaluations += 1;
     const nowMs = clock.now();
     const failed = records.filter((record) => record.consecutiveErrors > 0);
     noteErrors(failed, nowMs);
     if (failed.length === 0) lastSuccessMs = nowMs;
     failedEvaluations = failed.length === 0 ? 0 : failedEvaluations + 1;
-    const verdict = judge(records, { nowMs, staleAfterMs: options.staleAfterMs, onPrometheusError: options.onPrometheusError });
+    const verdict = judge(records, { nowMonotonicMs: clock.monotonicMs(), staleAfterMs: options.staleAfterMs, onPrometheusError: options.onPrometheusError });
     noteVerdict(verdict);
     snapshot = { evaluatedAtMs: nowMs, evaluations, verdict, lastSuccessMs, failedEvaluations, stats };
     try {
@@ -182,16 +188,18 @@ export function createMonitor(options: MonitorOptions): Monitor {
     verdictKey = key;
   }
 
+  // Fixed rate: each tick is due one interval after the previous one was, so timer lateness does not add up.
+  // Evaluations are shorter than the interval (QUERY_TIMEOUT is), so at most one is ever in flight.
+  let dueAt = 0;
   async function tick(): Promise<void> {
-    const started = clock.monotonicMs();
     await evaluate();
     if (!running) return;
-    // Fixed rate while evaluations are shorter than the interval (QUERY_TIMEOUT guarantees they are).
-    const delay = Math.max(0, options.intervalMs - (clock.monotonicMs() - started));
-    timer = clock.setTimeout(() => void tick(), delay);
+    const now = clock.monotonicMs();
+    dueAt = Math.max(dueAt + options.intervalMs, now);
+    timer = clock.setTimeout(() => void tick(), dueAt - now);
   }
 
-  function evaluate(): Promise<Snapshot> {
+  function evaluate(): Promise<Snapshot | null> {
     inFlight ??= runEvaluation().finally(() => {
       inFlight = null;
     });
@@ -202,6 +210,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
     start() {
       if (running) return;
       running = true;
+      dueAt = clock.monotonicMs();
       void tick();
     },
     async stop() {

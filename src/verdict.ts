@@ -20,7 +20,10 @@ export interface CheckRecord {
   readonly check: CheckDefinition;
   /** The last answer Prometheus gave, and when it was received. */
   readonly observation: Observation | null;
+  /** Wall time of the observation, for people. */
   readonly observedAtMs: number | null;
+  /** Monotonic time of the observation, for its age: a wall clock step must not stretch or cut STALE_AFTER. */
+  readonly observedAtMonotonicMs: number | null;
   /** The last failure, kept after recovery so /status can show it. */
   readonly lastError: CheckError | null;
   /** Failed attempts since the last success; 0 when the last attempt succeeded. */
@@ -50,7 +53,8 @@ export interface Verdict {
 }
 
 export interface JudgeOptions {
-  readonly nowMs: number;
+  /** Monotonic now, on the clock of observedAtMonotonicMs. */
+  readonly nowMonotonicMs: number;
   readonly staleAfterMs: number;
   readonly onPrometheusError: ErrorPolicy;
 }
@@ -59,8 +63,8 @@ export const HEALTHY_MESSAGE = 'System healthy';
 
 /** Judges one check: the last observation stands, even after failed attempts, until it is STALE_AFTER old. */
 export function judgeCheck(record: CheckRecord, options: JudgeOptions): JudgedCheck {
-  const { observation, observedAtMs, consecutiveErrors } = record;
-  const usable = observation !== null && observedAtMs !== null && options.nowMs - observedAtMs < options.staleAfterMs;
+  const { observation, observedAtMonotonicMs, consecutiveErrors } = record;
+  const usable = observation !== null && observedAtMonotonicMs !== null && options.nowMonotonicMs - observedAtMonotonicMs < options.staleAfterMs;
   if (!usable) {
     const cause = record.lastError === null ? 'no answer yet' : `${record.lastError.code}: ${record.lastError.message}`;
     return { record, state: 'unknown', ok: options.onPrometheusError === 'pass', stale: false, reason: `Prometheus could not be asked (${cause})` };

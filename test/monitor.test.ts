@@ -34,8 +34,8 @@ function recordingLog() {
   return { events, log };
 }
 
-function setup(overrides: Partial<MonitorOptions> = {}) {
-  const clock = fakeClock();
+function setup(overrides: Partial<MonitorOptions> = {}, timerLatenessMs = 0) {
+  const clock = fakeClock(undefined, timerLatenessMs);
   const { state, client } = scriptedClient();
   const { events, log } = recordingLog();
   const updates: Snapshot[] = [];
@@ -85,7 +85,9 @@ test('at most one evaluation is in flight', async (t) => {
   release();
   await first;
   await clock.advance(0);
-  assert.ok(state.queries >= 2 && state.queries <= 4);
+  assert.equal(state.queries, 4, 'the late tick runs at once, then the loop is back on its rate');
+  await clock.advance(10_000);
+  assert.equal(state.queries, 6);
 });
 
 test('errors are counted by code, logged when they begin and when they end, and the verdict goes stale then unknown', async (t) => {
@@ -157,8 +159,8 @@ test('a bug in the client or the renderer is reported, never thrown out of the l
   assert.ok(events.some((e) => e.event === 'render_failed'));
 });
 
-test('stop aborts the query in flight and leaves no timer behind', async () => {
-  const { clock, state, monitor } = setup();
+test('stop aborts the query in flight and leaves no timer behind, without counting it as an error', async () => {
+  const { clock, state, monitor, events, updates } = setup();
   state.answer = (_promql) =>
     new Promise((_resolve, reject) => {
       const signal = state.signals.at(-1)!;
@@ -168,6 +170,8 @@ test('stop aborts the query in flight and leaves no timer behind', async () => {
   await clock.advance(0);
   await monitor.stop();
   assert.ok(state.signals.every((s) => s.aborted));
+  assert.equal(updates.length, 0, 'a cancelled evaluation is not an evaluation');
+  assert.deepEqual(events.filter((e) => e.event.startsWith('prometheus')), []);
   assert.equal(clock.pendingTimers(), 0);
   const queries = state.queries;
   await clock.advance(60_000);
@@ -187,4 +191,38 @@ test('query durations land in the histogram', async (t) => {
   assert.ok(stats.durationSumS >= 0.03);
   assert.equal(stats.durationBuckets[0], 0, '<= 5 ms');
   assert.equal(stats.durationBuckets.at(-1), 1, '<= 10 s');
+});
+
+test('staleness is measured on the monotonic clock: a wall clock step neither stretches nor cuts STALE_AFTER', async (t) => {
+  for (const step of [-3_600_000, 3_600_000]) {
+    const { clock, state, monitor } = setup();
+    t.after(() => monitor.stop());
+    state.answer = (promql) => Promise.resolve(vector(promql.includes('skew') ? 9 : 3));
+    monitor.start();
+    await clock.advance(0);
+    state.answer = () => Promise.reject(new PrometheusError('PROM_NETWORK', 'refused'));
+    clock.stepWall(step);
+    await clock.advance(50_000);
+    assert.equal(monitor.current()!.verdict.state, 'fail', `wall step ${step}: 50 s old, the last verdict stands`);
+    await clock.advance(10_000);
+    assert.equal(monitor.current()!.verdict.state, 'unknown', `wall step ${step}: 60 s old, unknown`);
+    await monitor.stop();
+  }
+});
+
+test('the rate does not drift when timers fire late', async (t) => {
+  const { clock, state, monitor } = setup({}, 200); // every timer fires 200 ms late
+  t.after(() => monitor.stop());
+  state.answer = async () => {
+    await new Promise<void>((resolve) => clock.setTimeout(resolve, 2_800)); // each evaluation takes 3 s
+    return vector(3);
+  };
+  monitor.start();
+  await clock.advance(100_300);
+  // Due at 0, 10, ..., 100 s and each 200 ms late: 11 by 100.3 s. Counting the interval from each late start
+  // would have drifted to 0, 10.2, 20.4, ... and made only 10.
+  assert.equal(state.queries / 2, 11);
+  const stopping = monitor.stop();
+  await clock.advance(3_000); // the evaluation in flight ignores the abort: let it end
+  await stopping;
 });

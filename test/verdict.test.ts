@@ -6,13 +6,14 @@ import { judge, judgeCheck, type CheckRecord, type JudgeOptions } from '../src/v
 
 const [skew, consumers] = defaultChecks(loadConfig({})) as [CheckDefinition, CheckDefinition];
 const T = 1_000_000;
-const options: JudgeOptions = { nowMs: T, staleAfterMs: 60_000, onPrometheusError: 'pass' };
+const options: JudgeOptions = { nowMonotonicMs: T, staleAfterMs: 60_000, onPrometheusError: 'pass' };
 
 function record(check: CheckDefinition, values: number[] | null, extra: Partial<CheckRecord> = {}): CheckRecord {
   return {
     check,
     observation: values === null ? null : observe(check, values.map((value) => ({ value, labels: {} }))),
-    observedAtMs: values === null ? null : T,
+    observedAtMs: values === null ? null : Date.UTC(2026, 10, 26),
+    observedAtMonotonicMs: values === null ? null : T,
     lastError: null,
     consecutiveErrors: 0,
     lastDurationMs: 1,
@@ -40,18 +41,18 @@ test('no data follows each check\'s policy', () => {
 });
 
 test('after a failed query the last observation stands while younger than STALE_AFTER', () => {
-  const young = record(skew, [5.2], { observedAtMs: T - 59_999, consecutiveErrors: 3, lastError: timeout });
+  const young = record(skew, [5.2], { observedAtMonotonicMs: T - 59_999, consecutiveErrors: 3, lastError: timeout });
   const judged = judgeCheck(young, options);
   assert.deepEqual([judged.state, judged.ok, judged.stale], ['fail', false, true]);
   assert.equal(judged.reason, 'Hot-key skew high: 5.2x (last known)');
 
-  const verdict = judge([record(skew, [1], { observedAtMs: T - 30_000, consecutiveErrors: 1, lastError: timeout }), record(consumers, [3])], options);
+  const verdict = judge([record(skew, [1], { observedAtMonotonicMs: T - 30_000, consecutiveErrors: 1, lastError: timeout }), record(consumers, [3])], options);
   assert.deepEqual([verdict.state, verdict.healthy], ['pass', true]);
   assert.equal(verdict.message, 'System healthy (last known; Prometheus failing: PROM_TIMEOUT)');
 });
 
 test('past STALE_AFTER the check is unknown and ON_PROMETHEUS_ERROR decides', () => {
-  const old = record(skew, [5.2], { observedAtMs: T - 60_000, consecutiveErrors: 7, lastError: timeout });
+  const old = record(skew, [5.2], { observedAtMonotonicMs: T - 60_000, consecutiveErrors: 7, lastError: timeout });
   const passing = judge([old, record(consumers, [3])], options);
   assert.deepEqual([passing.state, passing.healthy], ['unknown', true]);
   assert.equal(passing.message, 'System healthy (unverified: skew_ratio unknown: Prometheus could not be asked (PROM_TIMEOUT: no answer); ON_PROMETHEUS_ERROR=pass)');

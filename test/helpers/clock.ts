@@ -4,20 +4,24 @@ import type { Clock } from '../../src/monitor.js';
 export interface FakeClock extends Clock {
   /** Moves time forward, running timers as they fall due. */
   advance(ms: number): Promise<void>;
+  /** Steps the wall clock alone (NTP, a VM resumed): monotonic time and timers do not move. */
+  stepWall(ms: number): void;
   pendingTimers(): number;
 }
 
-export function fakeClock(startMs = Date.UTC(2026, 10, 26, 12)): FakeClock {
+/** `timerLatenessMs`: every timer fires that much after it is due, as on a busy machine. */
+export function fakeClock(startMs = Date.UTC(2026, 10, 26, 12), timerLatenessMs = 0): FakeClock {
   let nowMs = startMs;
+  let wallOffsetMs = 0;
   let nextId = 1;
   const timers = new Map<number, { at: number; callback: () => void }>();
   const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
   return {
-    now: () => nowMs,
+    now: () => nowMs + wallOffsetMs,
     monotonicMs: () => nowMs - startMs,
     setTimeout(callback, ms) {
       const id = nextId++;
-      timers.set(id, { at: nowMs + ms, callback });
+      timers.set(id, { at: nowMs + ms + timerLatenessMs, callback });
       return id;
     },
     clearTimeout(handle) {
@@ -35,6 +39,9 @@ export function fakeClock(startMs = Date.UTC(2026, 10, 26, 12)): FakeClock {
       }
       nowMs = end;
       await flush();
+    },
+    stepWall(ms) {
+      wallOffsetMs += ms;
     },
     pendingTimers: () => timers.size,
   };
