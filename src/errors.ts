@@ -54,15 +54,17 @@ export interface ConfigProblem {
   readonly expected: string;
 }
 
+/** One line for a person: `NAME="value": expected ...`. */
+export function formatProblem(problem: ConfigProblem): string {
+  return `${problem.variable}=${JSON.stringify(problem.value)}: expected ${problem.expected}`;
+}
+
 /** Bad configuration: carries every problem found, so one run names them all. */
 export class ConfigError extends ProbeError {
   readonly problems: readonly ConfigProblem[];
 
   constructor(problems: readonly ConfigProblem[]) {
-    super(
-      'CONFIG_INVALID',
-      problems.map((p) => `${p.variable}=${JSON.stringify(p.value)}: expected ${p.expected}`).join('\n'),
-    );
+    super('CONFIG_INVALID', problems.map(formatProblem).join('\n'));
     this.problems = problems;
   }
 }

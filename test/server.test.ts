@@ -153,11 +153,17 @@ test('/health stays 200 while shutting down; /ready turns 503 and asks clients t
 });
 
 test('/ready stays under 4 KiB whatever the group name', async (t) => {
-  const { port, monitor } = await probe(t, { skew: [9, 9, 9], consumers: [] }, { KAFKA_GROUP: 'g'.repeat(20_000) });
-  await monitor.evaluate();
-  const answer = await httpRequest(port, '/ready');
-  assert.equal(answer.status, 500);
-  assert.ok(Buffer.byteLength(answer.body) < 4096, `${Buffer.byteLength(answer.body)} bytes`);
+  // Long, made of control characters JSON writes as 6 bytes each, and of characters outside the BMP.
+  for (const group of ['g'.repeat(20_000), '\x01'.repeat(2_000), '😀'.repeat(3_000)]) {
+    const { port, monitor } = await probe(t, { skew: [9, 9, 9], consumers: [] }, { KAFKA_GROUP: group });
+    await monitor.evaluate();
+    const answer = await httpRequest(port, '/ready');
+    assert.equal(answer.status, 500);
+    assert.ok(Buffer.byteLength(answer.body) < 4096, `${Buffer.byteLength(answer.body)} bytes`);
+    const message = (JSON.parse(answer.body) as { message: string }).message;
+    assert.ok(message.endsWith('…'));
+    assert.doesNotMatch(message, /[\uD800-\uDBFF](?![\uDC00-\uDFFF])/, 'no surrogate pair cut in half');
+  }
 });
 
 test('/metrics is the text format, served from the cache', async (t) => {
