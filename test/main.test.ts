@@ -98,6 +98,43 @@ test('serves all four endpoints against Prometheus, then SIGTERM: /ready 503 whi
   assert.ok(probe.logs().some((line) => line.event === 'shutdown_complete'));
 });
 
+test('probe requests never reach Prometheus: the query rate is the check interval\'s alone', async (t) => {
+  const prometheus = await startFakePrometheus(vectorAnswer((query) => (query.includes('skew') ? '1.5' : '3')));
+  t.after(() => prometheus.close());
+  const port = await freePort();
+  const probe = startProbe([], { HOST: '127.0.0.1', PORT: String(port), PROMETHEUS_URL: prometheus.url, CHECK_INTERVAL: '500ms', QUERY_TIMEOUT: '400ms' });
+  t.after(() => probe.kill());
+  await probe.waitForLog('verdict_changed');
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  t.after(() => agent.destroy());
+  const before = prometheus.queries.length;
+  const started = Date.now();
+  let answered = 0;
+  // 2,000 requests across every endpoint, bounded in time too.
+  await Promise.all(
+    Array.from({ length: 8 }, async (_, worker) => {
+      for (let i = 0; i < 250 && Date.now() - started < 20_000; i += 1) {
+        const path = ['/ready', '/status', '/metrics', '/health'][(worker + i) % 4]!;
+        await new Promise<void>((resolve, reject) => {
+          get({ host: '127.0.0.1', port, path, agent }, (res) => {
+            res.resume();
+            res.on('end', () => {
+              answered += 1;
+              resolve();
+            });
+          }).on('error', reject);
+        });
+      }
+    }),
+  );
+  const seconds = (Date.now() - started) / 1000;
+  const queries = prometheus.queries.length - before;
+  // Two checks every 500 ms, whatever the load: at most one more evaluation than the time allows.
+  const allowed = 2 * (Math.floor(seconds / 0.5) + 2);
+  assert.equal(answered, 2_000);
+  assert.ok(queries <= allowed, `${queries} queries in ${seconds} s under load; the interval allows ${allowed}`);
+});
+
 test('SIGINT stops it too, with an idle keep-alive connection open', async (t) => {
   const prometheus = await startFakePrometheus(vectorAnswer(() => '3'));
   t.after(() => prometheus.close());
