@@ -1,0 +1,793 @@
+// The ways to run the probe, checked by machine: compose.yaml (Debian's docker-compose 1.29 validates it; the
+// hardening is asserted on the parsed file), the Kubernetes manifests under deploy/kubernetes/ (validated against
+// the vendored Kubernetes schemas in deploy/schema/, plus the security and probe wiring the design asks for), the
+// Prometheus configuration the stack loads (promtool), and the environment variables they all set.
+//
+// YAML is read by Debian's python3-yaml (PyYAML, the parser docker-compose itself uses) through python3, converted to
+// JSON: no YAML parser in node_modules. Without python3-yaml, docker-compose or promtool the tests that need them
+// skip with a loud message, and fail under CI=true.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join, posix } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import test, { type TestContext } from 'node:test';
+import { VARIABLES } from '../src/config.js';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const COMPOSE = join(REPO, 'compose.yaml');
+const K8S_DIR = join(REPO, 'deploy/kubernetes');
+const SCHEMA_DIR = join(REPO, 'deploy/schema');
+const PROMETHEUS_CONFIG = join(REPO, 'monitoring/prometheus.yml');
+const DOCKERFILE = join(REPO, 'Dockerfile.distroless');
+
+/** Every variable the probe reads (README.md, "Configuration", and the secured-Prometheus ones). */
+const PROBE_ENV = [
+  'PROMETHEUS_URL',
+  'KAFKA_GROUP',
+  'SKEW_THRESHOLD',
+  'MIN_CONSUMERS',
+  'PORT',
+  'HOST',
+  'CHECK_INTERVAL',
+  'QUERY_TIMEOUT',
+  'STALE_AFTER',
+  'SKEW_FOR',
+  'ON_PROMETHEUS_ERROR',
+  'SHUTDOWN_DELAY',
+  'PROMETHEUS_BEARER_TOKEN_FILE',
+  'PROMETHEUS_USERNAME',
+  'PROMETHEUS_PASSWORD_FILE',
+  'PROMETHEUS_HEADERS',
+  'PROMETHEUS_CA_FILE',
+  'PROMETHEUS_CERT_FILE',
+  'PROMETHEUS_KEY_FILE',
+  'PROMETHEUS_TLS_INSECURE_SKIP_VERIFY',
+] as const;
+const PROBE_ENV_SET: ReadonlySet<string> = new Set(PROBE_ENV);
+
+const PROBE_SERVICE = 'crm-events-health';
+const PROBE_CONTAINER = 'health-probe';
+const CONSUMER_CONTAINER = 'crm-events';
+const PROBE_PORT = 9011;
+const NONROOT_UID = 65532;
+/** Variables of the other services, by service or container name: each belongs to that program. */
+const OTHER_ENV: Readonly<Record<string, RegExp>> = {
+  autoheal: /^(?:AUTOHEAL_[A-Z_]+|DOCKER_SOCK|CURL_TIMEOUT|WEBHOOK_URL)$/,
+  grafana: /^GF_[A-Z0-9_]+$/,
+  [CONSUMER_CONTAINER]: /^(?:KAFKA_BROKERS|KAFKA_TOPIC|KAFKA_GROUP)$/,
+};
+/** Variables compose.yaml interpolates from the user's shell. */
+const COMPOSE_INTERPOLATED = new Set(['DOCKER_GID']);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tools
+
+function findBinary(name: string): string | undefined {
+  const directories = ['/usr/bin', ...(process.env.PATH ?? '').split(delimiter).filter((dir) => dir !== '')];
+  for (const directory of directories) {
+    const candidate = join(directory, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** Like requireBinary in helpers/real-prometheus.ts: skip loudly, or fail under CI=true. */
+function requireTool(t: TestContext, what: string, found: string | undefined, install: string): string | undefined {
+  if (found !== undefined) return found;
+  const message = `*** ${what} NOT FOUND: this test cannot run. Install it with: ${install} ***`;
+  process.stderr.write(`\n${message}\n\n`);
+  if (process.env.CI === 'true') assert.fail(message);
+  t.skip(message);
+  return undefined;
+}
+
+let pythonWithYaml: string | null | undefined;
+/** A python3 that can `import yaml`: Debian's /usr/bin/python3 (python3-yaml) first, then python3 on PATH. */
+function findPythonWithYaml(): string | undefined {
+  if (pythonWithYaml === undefined) {
+    pythonWithYaml = null;
+    for (const candidate of ['/usr/bin/python3', findBinary('python3')]) {
+      if (candidate === undefined) continue;
+      const probe = spawnSync(candidate, ['-c', 'import yaml'], { stdio: 'ignore', timeout: 10_000 });
+      if (probe.status === 0) {
+        pythonWithYaml = candidate;
+        break;
+      }
+    }
+  }
+  return pythonWithYaml ?? undefined;
+}
+
+const YAML_TO_JSON = [
+  'import json, sys, yaml',
+  'docs = []',
+  'for path in sys.argv[1:]:',
+  '    with open(path, encoding="utf-8") as f:',
+  '        docs.append([d for d in yaml.safe_load_all(f) if d is not None])',
+  'json.dump(docs, sys.stdout)',
+].join('\n');
+
+/** The YAML documents of each file, parsed by PyYAML; undefined after skipping the test. */
+function loadYaml(t: TestContext, paths: readonly string[]): unknown[][] | undefined {
+  const python = requireTool(t, 'python3 with PyYAML', findPythonWithYaml(), 'apt-get install python3-yaml');
+  if (python === undefined) return undefined;
+  const result = spawnSync(python, ['-c', YAML_TO_JSON, ...paths], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(result.status, 0, `python3 yaml: ${result.stderr}`);
+  return JSON.parse(result.stdout) as unknown[][];
+}
+
+function run(binary: string, args: readonly string[], cwd = REPO): { code: number | null; output: string } {
+  const result = spawnSync(binary, args, { cwd, encoding: 'utf8', timeout: 120_000 });
+  if (result.error !== undefined) throw result.error;
+  return { code: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// compose.yaml
+
+interface ComposeHealthcheck {
+  readonly test?: string | readonly string[];
+  readonly [key: string]: unknown;
+}
+interface ComposeService {
+  readonly image?: string;
+  readonly build?: string | { readonly context?: string; readonly dockerfile?: string };
+  readonly user?: string | number;
+  readonly read_only?: boolean;
+  readonly cap_drop?: readonly string[];
+  readonly security_opt?: readonly string[];
+  readonly privileged?: boolean;
+  readonly network_mode?: string;
+  readonly pid?: string;
+  readonly healthcheck?: ComposeHealthcheck;
+  readonly depends_on?: readonly string[] | Readonly<Record<string, { readonly condition?: string }>>;
+  readonly environment?: readonly string[] | Readonly<Record<string, unknown>>;
+  readonly ports?: readonly unknown[];
+  readonly labels?: readonly string[] | Readonly<Record<string, string>>;
+  readonly profiles?: readonly string[];
+  readonly restart?: string;
+  readonly command?: string | readonly string[];
+  readonly volumes?: readonly unknown[];
+}
+interface ComposeFile {
+  readonly services: Readonly<Record<string, ComposeService>>;
+}
+
+function loadCompose(t: TestContext): ComposeFile | undefined {
+  const docs = loadYaml(t, [COMPOSE]);
+  if (docs === undefined) return undefined;
+  assert.equal(docs[0]?.length, 1, 'compose.yaml is one YAML document');
+  return docs[0]![0] as ComposeFile;
+}
+
+function envNames(environment: ComposeService['environment']): string[] {
+  if (environment === undefined) return [];
+  if (Array.isArray(environment)) return environment.map((entry) => String(entry).split('=')[0]!);
+  return Object.keys(environment);
+}
+
+function envValue(service: ComposeService, name: string): string | undefined {
+  const environment = service.environment;
+  if (environment === undefined) return undefined;
+  if (Array.isArray(environment)) {
+    const entry = environment.map(String).find((e) => e.split('=')[0] === name);
+    return entry?.slice(name.length + 1);
+  }
+  const value = (environment as Readonly<Record<string, unknown>>)[name];
+  return value === undefined || value === null ? undefined : String(value);
+}
+
+function labelValue(service: ComposeService, name: string): string | undefined {
+  const labels = service.labels;
+  if (labels === undefined) return undefined;
+  if (Array.isArray(labels)) return labels.map(String).find((l) => l.split('=')[0] === name)?.split('=')[1];
+  return (labels as Readonly<Record<string, string>>)[name];
+}
+
+/** name[:tag][@digest]: pinned means a tag other than latest, or a digest. */
+function assertPinned(image: string | undefined, where: string): void {
+  assert.ok(image !== undefined && image !== '', `${where}: no image`);
+  if (image.includes('@sha256:')) return;
+  const lastSegment = image.split('/').pop()!;
+  const tag = lastSegment.includes(':') ? lastSegment.split(':').pop()! : '';
+  assert.ok(tag !== '' && tag !== 'latest', `${where}: image ${image} is not pinned to a tag`);
+}
+
+function assertNonRootUser(user: string | number | undefined, where: string): void {
+  assert.ok(user !== undefined && String(user) !== '', `${where}: no user (it would run as the image's, maybe root)`);
+  const name = String(user).split(':')[0]!;
+  assert.ok(name !== '0' && name !== 'root', `${where}: runs as root (${String(user)})`);
+}
+
+/** The HEALTHCHECK CMD of Dockerfile.distroless, as an argv, when the file exists. */
+function dockerfileHealthcheck(): string[] | undefined {
+  if (!existsSync(DOCKERFILE)) return undefined;
+  const joined = readFileSync(DOCKERFILE, 'utf8').replace(/\\\r?\n/g, ' ');
+  const match = /^HEALTHCHECK\b.*?\bCMD\s+(\[.*\])\s*$/m.exec(joined);
+  assert.ok(match !== null, 'Dockerfile.distroless has no exec-form HEALTHCHECK CMD [...]');
+  return JSON.parse(match[1]!) as string[];
+}
+
+test('docker-compose config -q accepts compose.yaml, and rejects what 1.29 rejects', (t) => {
+  const compose = requireTool(t, 'docker-compose', findBinary('docker-compose'), 'apt-get install docker-compose');
+  if (compose === undefined) return;
+  const version = run(compose, ['version', '--short']);
+  t.diagnostic(`docker-compose ${version.output.trim()}`);
+
+  const { code, output } = run(compose, ['-f', COMPOSE, 'config', '-q']);
+  assert.equal(code, 0, output);
+  assert.equal(output.trim(), '', 'no warnings');
+
+  // The validator is real: the same file with a healthcheck.start_interval (Compose 2.20+) is refused by 1.29.
+  const dir = mkdtempSync(join(tmpdir(), 'compose-check-'));
+  try {
+    const text = readFileSync(COMPOSE, 'utf8');
+    const broken = text.replace(/^( {6})start_period: 10s$/m, '$1start_period: 10s\n$1start_interval: 1s');
+    assert.notEqual(broken, text);
+    writeFileSync(join(dir, 'compose.yaml'), broken);
+    const refused = run(compose, ['-f', join(dir, 'compose.yaml'), 'config', '-q'], dir);
+    assert.notEqual(refused.code, 0, 'docker-compose accepted start_interval: is it 1.29?');
+    assert.match(refused.output, /start_interval/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('compose: every service is hardened, non-root, pinned and checked in exec form', (t) => {
+  const compose = loadCompose(t);
+  if (compose === undefined) return;
+  const names = Object.keys(compose.services);
+  for (const expected of ['redpanda', 'kafka-exporter', 'prometheus', PROBE_SERVICE, 'crm-events', 'autoheal']) {
+    assert.ok(names.includes(expected), `service ${expected} is missing`);
+  }
+  for (const [name, service] of Object.entries(compose.services)) {
+    assert.equal(service.read_only, true, `${name}: read_only`);
+    assert.ok(service.cap_drop?.includes('ALL'), `${name}: cap_drop [ALL]`);
+    assert.ok(
+      service.security_opt?.some((opt) => opt === 'no-new-privileges:true' || opt === 'no-new-privileges'),
+      `${name}: security_opt no-new-privileges`,
+    );
+    assert.notEqual(service.privileged, true, `${name}: privileged`);
+    assert.ok(service.network_mode !== 'host' && service.pid !== 'host', `${name}: host namespaces`);
+    assertNonRootUser(service.user, name);
+    assertPinned(service.image, name);
+    if (service.healthcheck !== undefined) {
+      const check = service.healthcheck.test;
+      assert.ok(Array.isArray(check) && check[0] === 'CMD', `${name}: healthcheck must be exec form ["CMD", ...]`);
+      assert.ok(!('start_interval' in service.healthcheck), `${name}: start_interval (docker-compose 1.29 rejects it)`);
+    }
+    for (const port of service.ports ?? []) {
+      assert.match(String(port), /^127\.0\.0\.1:\d+:\d+$/, `${name}: publish on loopback only`);
+    }
+  }
+});
+
+test('compose: depends_on waits for health, and every waited-for service has a healthcheck', (t) => {
+  const compose = loadCompose(t);
+  if (compose === undefined) return;
+  let healthy = 0;
+  for (const [name, service] of Object.entries(compose.services)) {
+    if (service.depends_on === undefined) continue;
+    assert.ok(!Array.isArray(service.depends_on), `${name}: depends_on needs conditions, not a list`);
+    for (const [target, { condition }] of Object.entries(service.depends_on as Record<string, { condition?: string }>)) {
+      const dependency: ComposeService | undefined = compose.services[target];
+      assert.ok(dependency !== undefined, `${name} depends on unknown ${target}`);
+      if (condition === 'service_healthy') {
+        healthy += 1;
+        assert.ok(dependency.healthcheck !== undefined, `${name} waits for ${target}, which has no healthcheck`);
+      } else {
+        assert.equal(condition, 'service_completed_successfully', `${name} -> ${target}: condition`);
+        assert.equal(dependency.restart, 'no', `${target} runs once`);
+      }
+    }
+  }
+  assert.ok(healthy >= 4, `${healthy} service_healthy dependencies`);
+  assert.deepEqual(Object.keys(compose.services[PROBE_SERVICE]?.depends_on ?? {}), ['prometheus']);
+});
+
+test('compose: the probe is built from Dockerfile.distroless and its healthcheck is the image\'s, on /health', (t) => {
+  const compose = loadCompose(t);
+  if (compose === undefined) return;
+  const probe = compose.services[PROBE_SERVICE];
+  assert.ok(probe !== undefined);
+  const build = probe.build;
+  assert.ok(typeof build === 'object' && build.dockerfile === 'Dockerfile.distroless' && build.context === '.');
+  assert.equal(String(probe.user), `${NONROOT_UID}:${NONROOT_UID}`);
+  const check = probe.healthcheck?.test as string[];
+  // `healthcheck` with no path asks /health: liveness, never /ready (autoheal watches this container).
+  assert.equal(check.at(-1), 'healthcheck');
+  assert.ok(!check.some((arg) => arg.includes('/ready')));
+  const fromImage = dockerfileHealthcheck();
+  if (fromImage === undefined) {
+    t.diagnostic('Dockerfile.distroless not found: healthcheck not compared with the image');
+    assert.match(check.at(-2) ?? '', /(^|\/)dist\/main\.js$/);
+  } else {
+    assert.deepEqual(check.slice(1), fromImage, 'compose healthcheck differs from the image HEALTHCHECK');
+  }
+  assert.equal(labelValue(probe, 'autoheal'), 'true');
+});
+
+test('compose: autoheal is optional, label-scoped, and watches only /health-checked containers', (t) => {
+  const compose = loadCompose(t);
+  if (compose === undefined) return;
+  const autoheal = compose.services.autoheal;
+  assert.ok(autoheal !== undefined);
+  assert.deepEqual(autoheal.profiles, ['autoheal']);
+  assert.equal(envValue(autoheal, 'AUTOHEAL_CONTAINER_LABEL'), 'autoheal', 'not "all": only labelled containers');
+  for (const [name, service] of Object.entries(compose.services)) {
+    if (labelValue(service, 'autoheal') !== 'true') continue;
+    const check = JSON.stringify(service.healthcheck?.test ?? []);
+    assert.ok(service.healthcheck !== undefined, `${name} is watched by autoheal but has no healthcheck`);
+    assert.ok(!check.includes('/ready'), `${name}: autoheal restarting on /ready loops (RUNBOOK_HOTKEY_SKEW.md)`);
+  }
+});
+
+test('compose: the probe judges the group the consumers join, and Prometheus loads the rules and scrapes both', (t) => {
+  const compose = loadCompose(t);
+  if (compose === undefined) return;
+  const probe = compose.services[PROBE_SERVICE]!;
+  const consumer = compose.services['crm-events']!;
+  const groupArg = (consumer.command as string[]).find((arg) => arg.startsWith('--group='));
+  assert.equal(groupArg, `--group=${envValue(probe, 'KAFKA_GROUP')}`);
+
+  const prometheus = compose.services.prometheus!;
+  assert.ok(prometheus.volumes?.includes('./monitoring:/etc/prometheus:ro'));
+  assert.ok((prometheus.command as string[]).includes('--config.file=/etc/prometheus/prometheus.yml'));
+  const config = loadYaml(t, [PROMETHEUS_CONFIG])?.[0]?.[0] as
+    | { rule_files: string[]; scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] }
+    | undefined;
+  assert.ok(config !== undefined);
+  for (const file of config.rule_files) assert.ok(existsSync(join(REPO, 'monitoring', file)), `rule file ${file}`);
+  assert.ok(config.rule_files.includes('prometheus-crm-events-rules.yml'));
+  const targets = config.scrape_configs.flatMap((job) => job.static_configs.flatMap((s) => s.targets));
+  assert.ok(targets.includes(`${PROBE_SERVICE}:${envValue(probe, 'PORT') ?? PROBE_PORT}`));
+  const exporter = compose.services['kafka-exporter']!;
+  assert.ok((exporter.command as string[]).includes('--web.listen-address=:9308'));
+  assert.ok((exporter.command as string[]).includes('--kafka.server=redpanda:9092'));
+  assert.ok(targets.includes('kafka-exporter:9308'));
+  for (const target of targets) {
+    const host = target.split(':')[0]!;
+    assert.ok(host === 'localhost' || host in compose.services, `scrape target ${target} is not a service`);
+  }
+  const grafana = compose.services.grafana!;
+  for (const volume of grafana.volumes ?? []) {
+    const source = String(volume).split(':')[0]!;
+    if (source.startsWith('./')) assert.ok(existsSync(join(REPO, source)), `grafana mounts missing ${source}`);
+  }
+});
+
+test('promtool check config accepts monitoring/prometheus.yml and the rules it loads', (t) => {
+  const promtool = requireTool(t, 'promtool', findBinary('promtool'), 'apt-get install prometheus');
+  if (promtool === undefined) return;
+  const { code, output } = run(promtool, ['check', 'config', PROMETHEUS_CONFIG]);
+  assert.equal(code, 0, output);
+  assert.match(output, /SUCCESS: 1 rule files found/);
+  assert.match(output, /SUCCESS: 4 rules found/);
+});
+
+test('compose: every environment variable is one the probe reads or belongs to the service that has it', (t) => {
+  const compose = loadCompose(t);
+  if (compose === undefined) return;
+  for (const [name, service] of Object.entries(compose.services)) {
+    for (const variable of envNames(service.environment)) {
+      if (name === PROBE_SERVICE) {
+        assert.ok(PROBE_ENV_SET.has(variable), `${name}: ${variable} is not a variable the probe reads`);
+      } else {
+        const own = OTHER_ENV[name];
+        assert.ok(own?.test(variable), `${name}: ${variable} is not one of ${name}'s variables`);
+      }
+    }
+  }
+  const interpolated = [...readFileSync(COMPOSE, 'utf8').matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
+  for (const variable of interpolated) assert.ok(COMPOSE_INTERPOLATED.has(variable), `compose interpolates ${variable}`);
+});
+
+test('the probe variables listed here are the ones src/config.ts reads', () => {
+  assert.deepEqual(Object.keys(VARIABLES).sort(), [...PROBE_ENV].sort());
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// deploy/kubernetes
+
+interface Schema {
+  readonly type?: string | readonly string[];
+  readonly properties?: Readonly<Record<string, Schema>>;
+  readonly required?: readonly string[];
+  readonly additionalProperties?: boolean | Schema;
+  readonly items?: Schema;
+  readonly enum?: readonly unknown[];
+  readonly oneOf?: readonly Schema[];
+  readonly $ref?: string;
+  readonly format?: string;
+}
+interface SchemaFile {
+  readonly kubernetes: string;
+  readonly source: string;
+  readonly kinds: Readonly<Record<string, Schema>>;
+  readonly definitions: Readonly<Record<string, Schema>>;
+}
+const SUPPORTED_KEYWORDS = new Set([
+  'type', 'properties', 'required', 'additionalProperties', 'items', 'enum', 'oneOf', '$ref', 'format',
+]);
+
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  return typeof value;
+}
+
+/**
+ * A JSON-schema validator for the keywords the vendored schemas use (SUPPORTED_KEYWORDS; a test keeps it so).
+ * Returns one line per violation, each with its JSON pointer.
+ */
+export function validateSchema(value: unknown, schema: Schema, root: SchemaFile, path = ''): string[] {
+  if (schema.$ref !== undefined) {
+    const name = /^#\/definitions\/(.+)$/.exec(schema.$ref)?.[1];
+    const target = name === undefined ? undefined : root.definitions[name];
+    if (target === undefined) return [`${path || '/'}: unresolved $ref ${schema.$ref}`];
+    return validateSchema(value, target, root, path);
+  }
+  const at = path || '/';
+  const errors: string[] = [];
+  if (schema.type !== undefined) {
+    const allowed = typeof schema.type === 'string' ? [schema.type] : schema.type;
+    const actual = jsonType(value);
+    const ok = allowed.some((type) => type === actual || (type === 'number' && actual === 'integer'));
+    if (!ok) return [`${at}: expected ${allowed.join(' or ')}, got ${actual} ${JSON.stringify(value)}`];
+  }
+  if (schema.enum !== undefined && !schema.enum.includes(value)) {
+    errors.push(`${at}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
+  }
+  if (schema.format === 'int32' && typeof value === 'number' && Math.abs(value) > 2 ** 31 - 1) {
+    errors.push(`${at}: ${value} does not fit int32`);
+  }
+  if (schema.oneOf !== undefined) {
+    const matching = schema.oneOf.filter((option) => validateSchema(value, option, root, path).length === 0).length;
+    if (matching !== 1) errors.push(`${at}: matches ${matching} of the oneOf alternatives, not exactly 1`);
+  }
+  if (jsonType(value) === 'object') {
+    const object = value as Record<string, unknown>;
+    for (const name of schema.required ?? []) {
+      if (!(name in object)) errors.push(`${at}: required property ${name} is missing`);
+    }
+    for (const [name, child] of Object.entries(object)) {
+      const childPath = `${path}/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+      const propertySchema = schema.properties?.[name];
+      if (propertySchema !== undefined) errors.push(...validateSchema(child, propertySchema, root, childPath));
+      else if (schema.additionalProperties === false) errors.push(`${childPath}: unknown property "${name}"`);
+      else if (typeof schema.additionalProperties === 'object') {
+        errors.push(...validateSchema(child, schema.additionalProperties, root, childPath));
+      }
+    }
+  }
+  if (Array.isArray(value) && schema.items !== undefined) {
+    value.forEach((item, index) => errors.push(...validateSchema(item, schema.items!, root, `${path}/${index}`)));
+  }
+  return errors;
+}
+
+function schemaFiles(): { file: string; schema: SchemaFile }[] {
+  return readdirSync(SCHEMA_DIR)
+    .filter((name) => name.startsWith('kubernetes-') && name.endsWith('.json'))
+    .sort()
+    .map((file) => ({ file, schema: JSON.parse(readFileSync(join(SCHEMA_DIR, file), 'utf8')) as SchemaFile }));
+}
+
+interface Manifest {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string };
+  readonly [key: string]: unknown;
+}
+interface Probe {
+  readonly httpGet?: { readonly path?: string; readonly port: number | string };
+  readonly [key: string]: unknown;
+}
+interface SecurityContext {
+  readonly runAsNonRoot?: boolean;
+  readonly runAsUser?: number;
+  readonly readOnlyRootFilesystem?: boolean;
+  readonly allowPrivilegeEscalation?: boolean;
+  readonly capabilities?: { readonly drop?: readonly string[]; readonly add?: readonly string[] };
+  readonly seccompProfile?: { readonly type?: string };
+  readonly privileged?: boolean;
+}
+interface Container {
+  readonly name: string;
+  readonly image: string;
+  readonly ports?: readonly { readonly name?: string; readonly containerPort: number }[];
+  readonly env?: readonly {
+    readonly name: string;
+    readonly value?: string;
+    readonly valueFrom?: {
+      readonly configMapKeyRef?: { readonly name: string; readonly key: string };
+      readonly secretKeyRef?: { readonly name: string; readonly key: string };
+    };
+  }[];
+  readonly envFrom?: readonly { readonly configMapRef?: { readonly name: string }; readonly secretRef?: { readonly name: string } }[];
+  readonly readinessProbe?: Probe;
+  readonly livenessProbe?: Probe;
+  readonly startupProbe?: Probe;
+  readonly resources?: {
+    readonly requests?: Readonly<Record<string, string>>;
+    readonly limits?: Readonly<Record<string, string>>;
+  };
+  readonly securityContext?: SecurityContext;
+  readonly volumeMounts?: readonly { readonly name: string; readonly mountPath: string; readonly readOnly?: boolean }[];
+}
+interface PodSpec {
+  readonly automountServiceAccountToken?: boolean;
+  readonly securityContext?: SecurityContext & { readonly fsGroup?: number };
+  readonly containers: readonly Container[];
+  readonly volumes?: readonly {
+    readonly name: string;
+    readonly secret?: { readonly secretName: string; readonly items?: readonly { readonly key: string; readonly path: string }[] };
+  }[];
+}
+interface Deployment extends Manifest {
+  readonly spec: { readonly replicas?: number; readonly template: { readonly spec: PodSpec } };
+}
+interface Kustomization {
+  readonly resources: readonly string[];
+  readonly images?: readonly { readonly name: string; readonly newTag?: string; readonly newName?: string }[];
+}
+
+interface Manifests {
+  readonly kustomization: Kustomization;
+  readonly all: readonly { readonly file: string; readonly manifest: Manifest }[];
+  readonly deployment: Deployment;
+  readonly configMaps: ReadonlyMap<string, Manifest & { readonly data?: Readonly<Record<string, string>> }>;
+  readonly secrets: ReadonlyMap<
+    string,
+    Manifest & { readonly data?: Readonly<Record<string, string>>; readonly stringData?: Readonly<Record<string, string>> }
+  >;
+}
+
+function loadManifests(t: TestContext): Manifests | undefined {
+  const kustomizationDocs = loadYaml(t, [join(K8S_DIR, 'kustomization.yaml')]);
+  if (kustomizationDocs === undefined) return undefined;
+  const kustomization = kustomizationDocs[0]![0] as Kustomization;
+  for (const resource of kustomization.resources) {
+    assert.ok(existsSync(join(K8S_DIR, resource)), `kustomization lists ${resource}, which does not exist`);
+  }
+  const yamlFiles = readdirSync(K8S_DIR).filter((name) => /\.ya?ml$/.test(name) && name !== 'kustomization.yaml');
+  assert.deepEqual([...yamlFiles].sort(), [...kustomization.resources].sort(), 'every manifest is in the kustomization');
+  const docs = loadYaml(t, kustomization.resources.map((resource) => join(K8S_DIR, resource)))!;
+  const all = docs.flatMap((fileDocs, index) =>
+    fileDocs.map((manifest) => ({ file: kustomization.resources[index]!, manifest: manifest as Manifest })),
+  );
+  const deployments = all.filter(({ manifest }) => manifest.kind === 'Deployment');
+  assert.equal(deployments.length, 1);
+  const byKind = (kind: string): Map<string, Manifest> =>
+    new Map(all.filter(({ manifest }) => manifest.kind === kind).map(({ manifest }) => [manifest.metadata.name, manifest]));
+  return {
+    kustomization,
+    all,
+    deployment: deployments[0]!.manifest as Deployment,
+    configMaps: byKind('ConfigMap'),
+    secrets: byKind('Secret'),
+  };
+}
+
+function container(deployment: Deployment, name: string): Container {
+  const found = deployment.spec.template.spec.containers.find((c) => c.name === name);
+  assert.ok(found !== undefined, `container ${name}`);
+  return found;
+}
+
+/** A probe's port as a number: a number, or the name of one of the container's ports. */
+function probePort(c: Container, probe: Probe | undefined): number | undefined {
+  const port = probe?.httpGet?.port;
+  if (port === undefined) return undefined;
+  if (typeof port === 'number') return port;
+  const named = c.ports?.find((p) => p.name === port);
+  assert.ok(named !== undefined, `${c.name}: probe port "${port}" is not a declared port`);
+  return named.containerPort;
+}
+
+/** Kubernetes quantities: 64Mi -> bytes, 10m -> 0.01. */
+function quantity(text: string): number {
+  const match = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(text);
+  assert.ok(match !== null, `not a quantity: ${text}`);
+  const factor: Record<string, number> = {
+    '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40,
+  };
+  return Number(match[1]) * factor[match[2] ?? '']!;
+}
+
+test('the vendored Kubernetes schemas use only keywords the validator implements', () => {
+  const files = schemaFiles();
+  assert.ok(files.length >= 1, 'no schema in deploy/schema/');
+  for (const { file, schema } of files) {
+    assert.match(schema.kubernetes, /^(v1\.\d+\.\d+|release-1\.\d+)$/, file);
+    assert.match(schema.source, /^@kubernetes\/client-node@/, file);
+    const walk = (node: Schema, where: string): void => {
+      for (const [keyword, child] of Object.entries(node)) {
+        assert.ok(SUPPORTED_KEYWORDS.has(keyword), `${file} ${where}: keyword ${keyword} is not implemented`);
+        if (keyword === 'properties') for (const [n, s] of Object.entries(child as Record<string, Schema>)) walk(s, `${where}.${n}`);
+        else if (keyword === 'items' || (keyword === 'additionalProperties' && typeof child === 'object')) walk(child as Schema, where);
+        else if (keyword === 'oneOf') (child as Schema[]).forEach((s) => walk(s, where));
+      }
+    };
+    for (const [name, definition] of Object.entries(schema.definitions)) walk(definition, name);
+    for (const [kind, definition] of Object.entries(schema.kinds)) walk(definition, kind);
+  }
+});
+
+test('the validator catches what kubeconform -strict catches', () => {
+  const { schema } = schemaFiles().at(-1)!;
+  const deployment = schema.kinds['apps/v1 Deployment']!;
+  const base = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'x' },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: { app: 'x' } },
+      template: {
+        metadata: { labels: { app: 'x' } },
+        spec: {
+          containers: [
+            {
+              name: 'c',
+              image: 'i:1',
+              readinessProbe: { httpGet: { path: '/ready', port: 'health' } },
+              livenessProbe: { httpGet: { path: '/health', port: 9011 } },
+              resources: { limits: { memory: '64Mi' } },
+              securityContext: { capabilities: { drop: ['ALL'] } },
+            },
+          ],
+        },
+      },
+    },
+  };
+  assert.deepEqual(validateSchema(base, deployment, schema), []);
+  const broken = (mutate: (d: any) => void): string[] => {
+    const copy = structuredClone(base);
+    mutate(copy);
+    return validateSchema(copy, deployment, schema);
+  };
+  assert.match(broken((d) => (d.spec.template.spec.containers[0].readinesProbe = {})).join('\n'), /unknown property "readinesProbe"/);
+  assert.match(broken((d) => (d.spec.replicas = '2')).join('\n'), /\/spec\/replicas: expected integer/);
+  assert.match(broken((d) => delete d.spec.template.spec.containers[0].name).join('\n'), /required property name/);
+  assert.match(broken((d) => (d.spec.template.spec.containers[0].securityContext.capabilities.drop = 'ALL')).join('\n'), /expected array/);
+  assert.match(broken((d) => (d.spec.template.spec.containers[0].livenessProbe.httpGet.port = true)).join('\n'), /oneOf/);
+  assert.match(broken((d) => (d.kind = 'StatefulSet')).join('\n'), /is not one of \["Deployment"\]/);
+  assert.match(broken((d) => delete d.spec.selector).join('\n'), /required property selector/);
+});
+
+test('the manifests validate against every vendored Kubernetes schema', (t) => {
+  const manifests = loadManifests(t);
+  if (manifests === undefined) return;
+  for (const { file: schemaFile, schema } of schemaFiles()) {
+    for (const { file, manifest } of manifests.all) {
+      const kind: Schema | undefined = schema.kinds[`${manifest.apiVersion} ${manifest.kind}`];
+      assert.ok(kind !== undefined, `${file}: ${manifest.apiVersion} ${manifest.kind} is not in ${schemaFile}`);
+      assert.deepEqual(validateSchema(manifest, kind, schema), [], `${file} against ${schemaFile} (${schema.kubernetes})`);
+    }
+    t.diagnostic(`${manifests.all.length} manifests valid against Kubernetes ${schema.kubernetes} (${schema.source})`);
+  }
+});
+
+test('kubernetes: pod and containers run as 65532, read-only, without privileges, under RuntimeDefault seccomp', (t) => {
+  const manifests = loadManifests(t);
+  if (manifests === undefined) return;
+  const pod = manifests.deployment.spec.template.spec;
+  assert.equal(pod.automountServiceAccountToken, false);
+  assert.equal(pod.securityContext?.runAsNonRoot, true);
+  assert.equal(pod.securityContext?.runAsUser, NONROOT_UID);
+  assert.equal(pod.securityContext?.seccompProfile?.type, 'RuntimeDefault');
+  for (const c of pod.containers) {
+    const sc = c.securityContext;
+    assert.ok(sc !== undefined, `${c.name}: securityContext`);
+    assert.equal(sc.runAsNonRoot, true, `${c.name}: runAsNonRoot`);
+    assert.equal(sc.runAsUser, NONROOT_UID, `${c.name}: runAsUser`);
+    assert.equal(sc.readOnlyRootFilesystem, true, `${c.name}: readOnlyRootFilesystem`);
+    assert.equal(sc.allowPrivilegeEscalation, false, `${c.name}: allowPrivilegeEscalation`);
+    assert.notEqual(sc.privileged, true, `${c.name}: privileged`);
+    assert.deepEqual(sc.capabilities?.drop, ['ALL'], `${c.name}: capabilities.drop`);
+    assert.equal(sc.capabilities?.add, undefined, `${c.name}: capabilities.add`);
+    assert.equal(sc.seccompProfile?.type, 'RuntimeDefault', `${c.name}: seccompProfile`);
+    assertPinned(c.image, c.name);
+  }
+  for (const image of manifests.kustomization.images ?? []) {
+    assert.ok(pod.containers.some((c) => c.image.split(':')[0] === image.name), `kustomization image ${image.name} is unused`);
+    assert.ok(image.newTag !== undefined && image.newTag !== 'latest', `kustomization image ${image.name}: pin newTag`);
+  }
+});
+
+test('kubernetes: the sidecar gates readiness on /ready and liveness on /health; nothing else probes it', (t) => {
+  const manifests = loadManifests(t);
+  if (manifests === undefined) return;
+  const probe = container(manifests.deployment, PROBE_CONTAINER);
+  assert.equal(probe.readinessProbe?.httpGet?.path, '/ready');
+  assert.equal(probePort(probe, probe.readinessProbe), PROBE_PORT);
+  assert.equal(probe.livenessProbe?.httpGet?.path, '/health');
+  assert.equal(probePort(probe, probe.livenessProbe), PROBE_PORT);
+  for (const c of manifests.deployment.spec.template.spec.containers) {
+    for (const kind of ['readinessProbe', 'livenessProbe', 'startupProbe'] as const) {
+      const p = c[kind];
+      if (p === undefined) continue;
+      // Liveness on /ready restarts consumers that a restart cannot fix (RUNBOOK_HOTKEY_SKEW.md).
+      if (kind !== 'readinessProbe') assert.notEqual(p.httpGet?.path, '/ready', `${c.name}: ${kind} on /ready`);
+      if (c.name !== PROBE_CONTAINER) {
+        assert.notEqual(probePort(c, p), PROBE_PORT, `${c.name}: ${kind} points at the sidecar's port`);
+      }
+    }
+  }
+  const consumer = container(manifests.deployment, CONSUMER_CONTAINER);
+  assert.ok(consumer.livenessProbe !== undefined, 'the consumer keeps its own liveness');
+  const replicas = manifests.deployment.spec.replicas ?? 1;
+  const minConsumers = Number(manifests.configMaps.get('crm-events-health')?.data?.MIN_CONSUMERS ?? VARIABLES.MIN_CONSUMERS.default);
+  assert.ok(replicas > minConsumers, `replicas ${replicas} must exceed MIN_CONSUMERS ${minConsumers}, or one lost pod unreadies all`);
+});
+
+test('kubernetes: the probe has requests and limits within the expected memory range', (t) => {
+  const manifests = loadManifests(t);
+  if (manifests === undefined) return;
+  const { resources } = container(manifests.deployment, PROBE_CONTAINER);
+  const requestMemory = quantity(resources?.requests?.memory ?? '');
+  const limitMemory = quantity(resources?.limits?.memory ?? '');
+  assert.ok(requestMemory >= 32 * 2 ** 20 && limitMemory <= 128 * 2 ** 20, 'memory between 32Mi and 128Mi');
+  assert.ok(requestMemory <= limitMemory);
+  assert.ok(quantity(resources?.requests?.cpu ?? '') > 0);
+  assert.ok(quantity(resources?.limits?.cpu ?? '') >= quantity(resources?.requests?.cpu ?? ''));
+});
+
+test('kubernetes: Prometheus connection from the ConfigMap, the bearer token from the Secret as a file', (t) => {
+  const manifests = loadManifests(t);
+  if (manifests === undefined) return;
+  const probe = container(manifests.deployment, PROBE_CONTAINER);
+  const configMapNames = (probe.envFrom ?? []).map((source) => source.configMapRef?.name);
+  assert.equal(configMapNames.length, 1);
+  const configMap = manifests.configMaps.get(configMapNames[0]!);
+  assert.ok(configMap?.data !== undefined, `ConfigMap ${configMapNames[0]} is not in the kustomization`);
+  assert.ok(configMap.data.PROMETHEUS_URL !== undefined);
+  assert.ok((probe.envFrom ?? []).every((source) => source.secretRef === undefined), 'no secret as environment');
+  assert.ok((probe.env ?? []).every((e) => e.valueFrom?.secretKeyRef === undefined), 'no secret as environment');
+
+  const tokenFile = probe.env?.find((e) => e.name === 'PROMETHEUS_BEARER_TOKEN_FILE')?.value;
+  assert.ok(tokenFile !== undefined, 'PROMETHEUS_BEARER_TOKEN_FILE is set');
+  const mount = probe.volumeMounts?.find((m) => posix.dirname(tokenFile) === m.mountPath);
+  assert.ok(mount !== undefined, `${tokenFile} is not in a mounted volume`);
+  assert.equal(mount.readOnly, true);
+  const volume = manifests.deployment.spec.template.spec.volumes?.find((v) => v.name === mount.name);
+  assert.ok(volume?.secret !== undefined, `volume ${mount.name} is not a Secret`);
+  const secret = manifests.secrets.get(volume.secret.secretName);
+  assert.ok(secret !== undefined, `Secret ${volume.secret.secretName} is not in the kustomization`);
+  const item = volume.secret.items?.find((i) => i.path === posix.basename(tokenFile));
+  assert.ok(item !== undefined, `no item of the Secret is mounted as ${posix.basename(tokenFile)}`);
+  assert.ok(item.key in { ...secret.data, ...secret.stringData }, `Secret has no key ${item.key}`);
+});
+
+test('kubernetes: every environment variable is one the probe reads or belongs to the consumer', (t) => {
+  const manifests = loadManifests(t);
+  if (manifests === undefined) return;
+  for (const c of manifests.deployment.spec.template.spec.containers) {
+    const names = [
+      ...(c.env ?? []).map((e) => e.name),
+      ...(c.envFrom ?? []).flatMap((source) => Object.keys(manifests.configMaps.get(source.configMapRef?.name ?? '')?.data ?? {})),
+    ];
+    for (const name of names) {
+      if (c.name === PROBE_CONTAINER) assert.ok(PROBE_ENV_SET.has(name), `${c.name}: ${name} is not a variable the probe reads`);
+      else assert.ok(OTHER_ENV[c.name]?.test(name), `${c.name}: ${name} is not one of ${c.name}'s variables`);
+    }
+  }
+  for (const configMap of manifests.configMaps.values()) {
+    for (const key of Object.keys(configMap.data ?? {})) {
+      assert.ok(PROBE_ENV_SET.has(key), `ConfigMap ${configMap.metadata.name}: ${key} is not a variable the probe reads`);
+    }
+  }
+  // The consumer joins the group the sidecar judges: both read the same ConfigMap key.
+  const group = container(manifests.deployment, CONSUMER_CONTAINER).env?.find((e) => e.name === 'KAFKA_GROUP');
+  assert.deepEqual(group?.valueFrom?.configMapKeyRef, { name: 'crm-events-health', key: 'KAFKA_GROUP' });
+});
