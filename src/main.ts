@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // The entry point: the only place that reads process.env and argv, writes to the console, and handles signals.
+import { runCheck } from './check.js';
+import { clientFor } from './credentials.js';
 import { healthcheck } from './healthcheck.js';
+import type { PrometheusClient } from './prometheus.js';
 import { loadConfig, VARIABLES, type Config } from './config.js';
 import { ConfigError, formatProblem } from './errors.js';
 import { createLogger } from './log.js';
@@ -14,6 +17,9 @@ Usage:
   node dist/main.js                 serve /ready, /health, /status and /metrics
   node dist/main.js healthcheck     exit 0 if the local server's /health answers 200 within 2 s, else 1
                     [PATH]          (another path of the local server, e.g. /ready)
+  node dist/main.js check [--json]  evaluate every check once against Prometheus and exit: 0 healthy,
+                                    1 unhealthy, 3 Prometheus could not be asked, 2 bad configuration;
+                                    prints the /ready message, or the /status document with --json
   node dist/main.js --help | --version
 
 Environment (default):
@@ -44,6 +50,17 @@ async function main(argv: readonly string[]): Promise<void> {
     if (result.exitCode !== 0) process.stderr.write(`unhealthy: ${result.detail}\n`);
     process.exit(result.exitCode);
   }
+  if (command === 'check') {
+    const json = rest.includes('--json');
+    const unknownFlag = rest.find((arg) => arg !== '--json');
+    if (unknownFlag !== undefined) usageError(`unknown option ${JSON.stringify(unknownFlag)} for check`);
+    const config = configOrExit(2);
+    const client = clientOrExit(config);
+    const result = await runCheck(config, client, { json });
+    await client.close();
+    process.stdout.write(`${result.output}\n`);
+    process.exit(result.exitCode);
+  }
   if (command !== undefined) {
     process.stderr.write(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     process.exit(2);
@@ -70,6 +87,20 @@ async function main(argv: readonly string[]): Promise<void> {
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+}
+
+function usageError(message: string): never {
+  process.stderr.write(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function clientOrExit(config: Config): PrometheusClient {
+  try {
+    return clientFor(config);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    exitWithProblems(error, 2);
+  }
 }
 
 function configOrExit(exitCode: number): Config {

@@ -4,8 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { defaultChecks, type CheckDefinition } from './checks.js';
 import { describeConfig, type Config } from './config.js';
 import { createMonitor, systemClock, type Clock, type Monitor, type QueryClient } from './monitor.js';
-import { requestHeaders, tlsOptions } from './credentials.js';
-import { createPrometheusClient } from './prometheus.js';
+import { clientFor } from './credentials.js';
 import type { Logger } from './log.js';
 import { createProbeServer, type ProbeServer } from './server.js';
 import { VERSION } from './version.js';
@@ -32,17 +31,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const clock = options.clock ?? systemClock;
   const checks = options.checks ?? defaultChecks(config);
   // Reads and checks the TLS files now: a bad one throws a ConfigError before anything listens.
-  const tls = options.client === undefined ? tlsOptions(config.connection) : undefined;
-  const client =
-    options.client ??
-    createPrometheusClient({
-      url: config.prometheusUrl,
-      timeoutMs: config.queryTimeoutMs,
-      // Idle connections outlive the interval so each tick reuses them; undici drops any the server closes.
-      keepAliveMs: Math.min(2 * config.checkIntervalMs + config.queryTimeoutMs, 600_000),
-      headers: requestHeaders(config.connection),
-      tls,
-    });
+  const client = options.client ?? clientFor(config);
   const server = createProbeServer({
     view: { phase: 'starting', snapshot: null, config, checks, version: VERSION, startedAtMs: clock.now() },
     now: clock.now,

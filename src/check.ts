@@ -1,0 +1,42 @@
+// `node dist/main.js check`: every check evaluated once, with the server's configuration, client, policies and
+// messages, for an exec healthcheck, a script or CI ("is the group healthy before I deploy?"). No server starts
+// and nothing is left running.
+import { defaultChecks } from './checks.js';
+import type { Config } from './config.js';
+import { createMonitor, type QueryClient } from './monitor.js';
+import { renderStatusHead, uptimeTail } from './render.js';
+import { VERSION } from './version.js';
+
+/** 0 healthy, 1 unhealthy, 3 Prometheus could not be asked (2, bad configuration, is main's). */
+export type CheckExitCode = 0 | 1 | 3;
+
+export interface CheckRun {
+  readonly exitCode: CheckExitCode;
+  /** The /ready message, or the /status document with `json`. */
+  readonly output: string;
+}
+
+export async function runCheck(config: Config, client: QueryClient, options: { json: boolean; now?: () => number }): Promise<CheckRun> {
+  const now = options.now ?? Date.now;
+  const startedAtMs = now();
+  const checks = defaultChecks(config);
+  const monitor = createMonitor({
+    checks,
+    client,
+    intervalMs: config.checkIntervalMs,
+    staleAfterMs: config.staleAfterMs,
+    onPrometheusError: config.onPrometheusError,
+  });
+  const snapshot = await monitor.evaluate();
+  const verdict = snapshot!.verdict;
+  // A certain failure is an answer; an error is not, whatever ON_PROMETHEUS_ERROR would make /ready say.
+  const failed = verdict.checks.some((check) => !check.ok && check.state !== 'unknown');
+  const unknown = verdict.checks.some((check) => check.state === 'unknown');
+  const exitCode: CheckExitCode = failed ? 1 : unknown ? 3 : 0;
+  const output = options.json
+    ? `${renderStatusHead({ phase: 'running', snapshot, config, checks, version: VERSION, startedAtMs })}${uptimeTail(startedAtMs, now())}`
+    : unknown && !failed
+      ? verdict.checks.find((check) => check.state === 'unknown')!.reason!
+      : verdict.message;
+  return { exitCode, output };
+}

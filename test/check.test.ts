@@ -1,0 +1,81 @@
+// `node dist/main.js check`: one evaluation and an exit code, against the real Prometheus and against a fault.
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { startProbe } from './helpers/process.js';
+import { freePort, instantVector, requireBinary, startExporter, startPrometheus, waitFor } from './helpers/real-prometheus.js';
+
+const RULES = fileURLToPath(new URL('../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
+const GROUP = 'crm-events-sse';
+
+async function check(env: Record<string, string>, json = false) {
+  const probe = startProbe(json ? ['check', '--json'] : ['check'], env);
+  const code = await probe.exited;
+  return { code, stdout: probe.stdout(), stderr: probe.stderr(), logs: probe.logs() };
+}
+
+test('check against the real Prometheus: 0 healthy, 1 hot key, 1 too few consumers', async (t) => {
+  if (requireBinary(t, 'prometheus') === undefined) return;
+  const exporter = await startExporter();
+  t.after(() => exporter.close());
+  for (let partition = 0; partition < 8; partition += 1) exporter.setLag(GROUP, 'events', partition, 10);
+  exporter.setMembers(GROUP, 3);
+  const prometheus = await startPrometheus({ scrapeTargets: [exporter.target], ruleFiles: [RULES] });
+  t.after(() => prometheus.close());
+  const env = { PROMETHEUS_URL: prometheus.url };
+  const recorded = (promql: string, value: number) =>
+    waitFor(`${promql} = ${value}`, async () => ((await instantVector(prometheus.url, promql))[0]?.value === value ? true : undefined), { timeoutMs: 20_000 });
+
+  await recorded(`kafka:group_consumer_count{consumergroup="${GROUP}"}`, 3);
+  await recorded(`kafka:group_skew_ratio{consumergroup="${GROUP}"}`, 1);
+  const healthy = await check(env);
+  assert.equal(healthy.code, 0, healthy.stdout + healthy.stderr);
+  assert.equal(healthy.stdout, 'System healthy\n');
+  assert.deepEqual(healthy.logs, [], 'one line, no server logs: nothing was started');
+
+  exporter.setLag(GROUP, 'events', 0, 400);
+  await recorded(`kafka:group_skew_ratio{consumergroup="${GROUP}"}`, (400 * 8) / 470);
+  const hot = await check(env);
+  assert.equal(hot.code, 1);
+  assert.equal(hot.stdout, 'Hot-key skew high: 6.81x (topic=events)\n');
+
+  exporter.setMembers(GROUP, 1);
+  await recorded(`kafka:group_consumer_count{consumergroup="${GROUP}"}`, 1);
+  const json = await check(env, true);
+  assert.equal(json.code, 1);
+  const status = JSON.parse(json.stdout) as { healthy: boolean; checks: Record<string, { state: string; value: number }> };
+  assert.equal(status.healthy, false);
+  assert.deepEqual([status.checks.skew_ratio!.state, status.checks.consumer_count!.state, status.checks.consumer_count!.value], ['fail', 'fail', 1]);
+});
+
+test('check exits 3 when Prometheus cannot be asked, whatever ON_PROMETHEUS_ERROR says, after QUERY_TIMEOUT', async (t) => {
+  // Accepts connections and never answers.
+  const silent = createServer(() => {});
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    silent.closeAllConnections();
+    return new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+  const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  for (const policy of ['pass', 'fail']) {
+    const started = Date.now();
+    const result = await check({ PROMETHEUS_URL: url, QUERY_TIMEOUT: '500ms', ON_PROMETHEUS_ERROR: policy });
+    assert.equal(result.code, 3, result.stdout + result.stderr);
+    assert.match(result.stdout, /^Prometheus could not be asked \(PROM_TIMEOUT: .*500 ms\)\n$/);
+    assert.ok(Date.now() - started < 5_000);
+  }
+  const refused = await check({ PROMETHEUS_URL: `http://127.0.0.1:${await freePort()}` });
+  assert.equal(refused.code, 3);
+  assert.match(refused.stdout, /PROM_NETWORK/);
+});
+
+test('check exits 2 on bad configuration, naming the variable', async () => {
+  const result = await check({ SKEW_THRESHOLD: 'high' });
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /^invalid configuration: SKEW_THRESHOLD="high"/m);
+  const usage = startProbe(['check', '--yaml'], {});
+  assert.equal(await usage.exited, 2);
+  assert.match(usage.stderr(), /unknown option "--yaml"/);
+});
