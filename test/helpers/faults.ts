@@ -1,0 +1,351 @@
+// What a broken Prometheus does, over real sockets, for the fault suite (test/faults.test.ts): a fake that can
+// also stop listening (connection refused) and come back on the same port, one handler per misbehaviour, timed
+// requests to the probe on fresh connections, and a sampler process that times them from outside the test runner.
+import { spawn } from 'node:child_process';
+import { createServer, request, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { FakeHandler } from './fake-prometheus.js';
+
+/**
+ * startFakePrometheus' twin, plus down()/up(): that helper does not expose its server, and "connection refused"
+ * in the middle of a run needs the listener gone while the probe keeps its URL.
+ */
+export interface FaultyPrometheus {
+  readonly url: string;
+  readonly port: number;
+  /** Queries received so far. */
+  readonly queries: string[];
+  handle: FakeHandler;
+  /** Connections open right now (the probe's keep-alive pool, and any it failed to close). */
+  openConnections(): number;
+  /** Stops listening and cuts every connection: the next connect is refused. */
+  down(): Promise<void>;
+  /** Listens again on the same port. */
+  up(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startFaultyPrometheus(handle: FakeHandler): Promise<FaultyPrometheus> {
+  const queries: string[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const query = new URLSearchParams(Buffer.concat(chunks).toString()).get('query') ?? '';
+      queries.push(query);
+      fake.handle(query, req, res);
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  const listen = (port: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  const stop = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+      // Keep-alive connections and hanging responses alike: close() would otherwise wait for them.
+      for (const socket of sockets) socket.destroy();
+    });
+
+  await listen(0);
+  const { port } = server.address() as AddressInfo;
+  let closed = false;
+  const fake: FaultyPrometheus = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    queries,
+    handle,
+    openConnections: () => sockets.size,
+    down: stop,
+    up: () => (closed || server.listening ? Promise.resolve() : listen(port)),
+    close: () => {
+      closed = true;
+      return stop();
+    },
+  };
+  return fake;
+}
+
+/** One series of a vector answer. */
+export interface Series {
+  readonly value: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+export const SKEW_METRIC = 'kafka:group_skew_ratio';
+export const CONSUMERS_METRIC = 'kafka:group_consumer_count';
+
+/** Which check a query belongs to, by the recorded series it asks for. */
+export function isSkewQuery(query: string): boolean {
+  return query.includes(SKEW_METRIC);
+}
+
+function json(res: ServerResponse, statusCode: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(statusCode, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** A success envelope with a vector per check, labelled as the recording rules label them; extra envelope fields merged in. */
+export function vectors(
+  group: string,
+  skew: readonly Series[],
+  consumers: readonly Series[],
+  extra: Readonly<Record<string, unknown>> = {},
+): FakeHandler {
+  return (query, _req, res) => {
+    const [name, series] = isSkewQuery(query) ? [SKEW_METRIC, skew] : [CONSUMERS_METRIC, consumers];
+    const result = series.map((s) => ({ metric: { __name__: name, consumergroup: group, ...s.labels }, value: [Date.now() / 1000, s.value] }));
+    json(res, 200, { status: 'success', data: { resultType: 'vector', result }, ...extra });
+  };
+}
+
+/** One value per check, one series each: the everyday answer. */
+export function values(group: string, skew: string, consumers: string): FakeHandler {
+  return vectors(group, [{ value: skew }], [{ value: consumers }]);
+}
+
+/** A scalar result per check. */
+export function scalars(skew: string, consumers: string): FakeHandler {
+  return (query, _req, res) =>
+    json(res, 200, { status: 'success', data: { resultType: 'scalar', result: [Date.now() / 1000, isSkewQuery(query) ? skew : consumers] } });
+}
+
+/** A range-query shaped answer, which an instant check cannot judge. */
+export function matrix(group: string): FakeHandler {
+  return (query, _req, res) => {
+    const now = Date.now() / 1000;
+    const metric = { __name__: isSkewQuery(query) ? SKEW_METRIC : CONSUMERS_METRIC, consumergroup: group };
+    json(res, 200, { status: 'success', data: { resultType: 'matrix', result: [{ metric, values: [[now - 1, '1'], [now, '1']] }] } });
+  };
+}
+
+/** Any status with any body, as given. */
+export function raw(statusCode: number, body: string, contentType = 'application/json'): FakeHandler {
+  return (_query, _req, res) => {
+    res.writeHead(statusCode, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  };
+}
+
+/** Prometheus' own error envelope. */
+export function apiError(statusCode: number, errorType: string, error: string): FakeHandler {
+  return (_query, _req, res) => json(res, statusCode, { status: 'error', errorType, error });
+}
+
+/** Reads the request, then says nothing: the socket stays open until the client gives up. */
+export const neverAnswer: FakeHandler = () => {};
+
+/** Headers at once, then one byte of body every `everyMs`, forever (until the client hangs up). */
+export function trickle(everyMs: number): FakeHandler {
+  return (_query, _req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{');
+    const timer = setInterval(() => res.write(' '), everyMs);
+    res.on('close', () => clearInterval(timer));
+  };
+}
+
+/** Headers only after `delayMs`, then `then`'s answer; nothing if the client has gone. */
+export function headersAfter(delayMs: number, then: FakeHandler): FakeHandler {
+  return (query, req, res) => {
+    const timer = setTimeout(() => then(query, req, res), delayMs);
+    res.on('close', () => clearTimeout(timer));
+  };
+}
+
+/** Announces a body, sends half of it, and drops the connection. */
+export function cutMidBody(body: string): FakeHandler {
+  return (_query, _req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.write(body.slice(0, Math.floor(body.length / 2)), () => res.destroy());
+  };
+}
+
+/** What one response of hugeBody() managed to write before it ended. */
+export interface HugeResponse {
+  writtenBytes: number;
+  /** The client hung up before the whole body was written. */
+  closedEarly: boolean;
+  done: boolean;
+}
+
+/**
+ * A `totalBytes` answer of JSON whitespace, written in 64 KiB chunks with back-pressure so that it is produced
+ * only as fast as the client reads it; without content-length (chunked) unless `announce` is set.
+ */
+export function hugeBody(totalBytes: number, announce: boolean): { handle: FakeHandler; responses: HugeResponse[] } {
+  const responses: HugeResponse[] = [];
+  const chunk = Buffer.alloc(64 * 1024, 0x20);
+  const handle: FakeHandler = (_query, _req, res) => {
+    const record: HugeResponse = { writtenBytes: 0, closedEarly: false, done: false };
+    responses.push(record);
+    let closed = false;
+    res.on('close', () => {
+      closed = true;
+    });
+    res.writeHead(200, { 'content-type': 'application/json', ...(announce ? { 'content-length': String(totalBytes) } : {}) });
+    void (async () => {
+      // Bounded: at most totalBytes / chunk.length writes, and it stops as soon as the client hangs up.
+      while (record.writtenBytes < totalBytes && !closed) {
+        const piece = chunk.subarray(0, Math.min(chunk.length, totalBytes - record.writtenBytes));
+        record.writtenBytes += piece.length;
+        if (!res.write(piece)) {
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              res.off('drain', done);
+              res.off('close', done);
+              resolve();
+            };
+            res.on('drain', done);
+            res.on('close', done);
+          });
+        }
+      }
+      if (!closed) res.end();
+      record.closedEarly = closed && record.writtenBytes < totalBytes;
+      record.done = true;
+    })();
+  };
+  return { handle, responses };
+}
+
+/** An answer of the probe and how long it took: connect, request, and the whole body, on a fresh connection. */
+export interface TimedAnswer {
+  readonly status: number;
+  readonly body: string;
+  readonly ms: number;
+}
+
+export function timedGet(port: number, path: string, timeoutMs = 2_000): Promise<TimedAnswer> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = request({ host: '127.0.0.1', port, path, agent: false, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString(), ms: performance.now() - started }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** `crm_events_health_check_errors_total` by "check code", from a /metrics body. */
+export function errorCounts(metrics: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const match of metrics.matchAll(/^crm_events_health_check_errors_total\{([^}]*)\} (\S+)$/gm)) {
+    const labels = Object.fromEntries([...match[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+    counts.set(`${labels['check']} ${labels['code']}`, Number(match[2]));
+  }
+  return counts;
+}
+
+/** The value of `name{labels}` in a /metrics body (labels exactly as written there), or undefined when absent. */
+export function sampleValue(metrics: string, name: string, labels: string): number | undefined {
+  const line = metrics.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+/** What a sampler measured: every answer time per path, the statuses seen, and any request that failed. */
+export interface Samples {
+  readonly times: Record<string, number[]>;
+  /** For each time, the sampler's own worst event-loop delay during that request: how late the client itself was. */
+  readonly clientLateMs: Record<string, number[]>;
+  readonly statuses: Record<string, number[]>;
+  readonly errors: string[];
+}
+
+export interface Sampler {
+  /** Stops after the round in progress and returns what was measured. */
+  stop(): Promise<Samples>;
+  /** Ends the child at once (cleanup). */
+  kill(): void;
+}
+
+// Runs in its own Node process: a client that does nothing else, as a kubelet is to the probe. Each request is
+// a fresh connection, timed from request() to the last byte of the body.
+const SAMPLER_SCRIPT = `
+const http = require('node:http');
+const [port, pauseMs, ...paths] = process.argv.slice(1);
+const times = Object.fromEntries(paths.map((p) => [p, []]));
+const clientLateMs = Object.fromEntries(paths.map((p) => [p, []]));
+const statuses = Object.fromEntries(paths.map((p) => [p, []]));
+const errors = [];
+let stopping = false;
+// Reported beside each time, never subtracted: it tells a descheduled client from a slow probe.
+const lags = [];
+let last = performance.now();
+const lagTimer = setInterval(() => {
+  const now = performance.now();
+  if (now - last - 5 > 2) lags.push([now, now - last - 5]);
+  last = now;
+}, 5);
+const lateDuring = (from, to) => Math.max(0, ...lags.filter(([at, lag]) => at >= from && at - lag <= to).map(([, lag]) => lag));
+process.stdin.on('end', () => { stopping = true; });
+process.stdin.resume();
+const get = (path) => new Promise((resolve) => {
+  const started = performance.now();
+  const req = http.request({ host: '127.0.0.1', port: Number(port), path, agent: false, signal: AbortSignal.timeout(2000) }, (res) => {
+    res.resume();
+    res.on('end', () => resolve({ ms: performance.now() - started, started, status: res.statusCode }));
+    res.on('error', (e) => resolve({ error: path + ': ' + e.message }));
+  });
+  req.on('error', (e) => resolve({ error: path + ': ' + e.message }));
+  req.end();
+});
+(async () => {
+  while (!stopping) {
+    for (const path of paths) {
+      const answer = await get(path);
+      // The lag timer may not have run yet for a delay at the very end of the request: let it.
+      await new Promise((r) => setTimeout(r, 6));
+      if (answer.error) errors.push(answer.error);
+      else {
+        times[path].push(answer.ms);
+        clientLateMs[path].push(lateDuring(answer.started, answer.started + answer.ms));
+        statuses[path].push(answer.status);
+      }
+      if (lags.length > 1000) lags.splice(0, 500);
+    }
+    await new Promise((r) => setTimeout(r, Number(pauseMs)));
+  }
+  clearInterval(lagTimer);
+  process.stdout.write(JSON.stringify({ times, clientLateMs, statuses, errors }));
+})();
+`;
+
+/** Starts a sampler process that asks `paths` of the probe in turn, pausing `pauseMs` between rounds. */
+export function startSampler(port: number, paths: readonly string[], pauseMs: number): Sampler {
+  const child = spawn(process.execPath, ['-e', SAMPLER_SCRIPT, String(port), String(pauseMs), ...paths], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  return {
+    async stop() {
+      child.stdin.end();
+      const code = await exited;
+      if (code !== 0) throw new Error(`the sampler exited with ${code}: ${err}`);
+      return JSON.parse(out) as Samples;
+    },
+    kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}
