@@ -1,7 +1,7 @@
 // node:http wiring. Every probe answer is prepared when the verdict changes and written from memory; nothing
 // on the request path waits on Prometheus, parses a body, or builds JSON beyond /status' uptime.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { silentLogger, type Logger } from './log.js';
 import { renderMetrics } from './metrics.js';
 import type { Snapshot } from './monitor.js';
@@ -15,6 +15,14 @@ export const SERVER_LIMITS = {
   keepAliveTimeoutMs: 5_000,
   connectionsCheckingIntervalMs: 1_000, // how often the two timeouts above are enforced (Node's default is 30 s)
   maxHeaderSize: 8_192, // larger header sections get 431
+  // A connection with no traffic either way for this long (twice as long if a write was still draining when the
+  // timer first fired) is destroyed; Node's default is never. Covers a client that stops reading while an answer is
+  // stuck in full socket buffers: no other timeout applies to that state, which pinned ~4 MiB of kernel memory.
+  idleTimeoutMs: 10_000,
+  // Node answers pipelined requests a whole socket read (64 KiB, ~1,000 requests) at a time and keeps the answers a
+  // client has not taken: one that pipelines and never reads pinned ~4 MiB, indefinitely. Past this many
+  // unanswered requests on one connection it is destroyed. No probe client pipelines at all.
+  maxPipelinedRequests: 32,
 } as const;
 
 const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const;
@@ -91,6 +99,9 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
     })
     .add('GET', '/metrics', (req, res) => send(req, res, metrics));
 
+  // Unfinished answers per connection; entries go with their sockets.
+  const unanswered = new WeakMap<Socket, number>();
+
   const server = createServer(
     {
       headersTimeout: SERVER_LIMITS.headersTimeoutMs,
@@ -100,6 +111,14 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
       maxHeaderSize: SERVER_LIMITS.maxHeaderSize,
     },
     (req, res) => {
+      const socket = req.socket;
+      const pending = (unanswered.get(socket) ?? 0) + 1;
+      if (pending > SERVER_LIMITS.maxPipelinedRequests) {
+        socket.destroy();
+        return;
+      }
+      unanswered.set(socket, pending);
+      res.once('close', () => unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1));
       try {
         const match = router.match(req.method ?? 'GET', req.url ?? '/');
         if (match.kind === 'found') return match.handler(req, res);
@@ -114,6 +133,9 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
       }
     },
   );
+
+  // No 'timeout' listener anywhere: Node then destroys the idle socket itself.
+  server.timeout = SERVER_LIMITS.idleTimeoutMs;
 
   return {
     server,
