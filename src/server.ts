@@ -153,6 +153,8 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
         server.once('error', reject);
         server.listen(port, host, () => {
           server.off('error', reject);
+          // After listening, an error (EMFILE on accept, say) is logged, never thrown out of the process.
+          server.on('error', (error) => log.log('error', 'server_error', { error: error.message }));
           resolve(server.address() as AddressInfo);
         });
       });
