@@ -18,8 +18,9 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '16' },
     'max-seconds': { type: 'string', default: '900' },
     'flap-ms': { type: 'string', default: '1000' },
-    // The heap cap the image and `npm start` run with (see README, Memory).
-    'node-options': { type: 'string', default: '--max-old-space-size=32' },
+    // Extra NODE_OPTIONS for the probe; startProbe already runs it with production's heap cap
+    // (--max-old-space-size=32, as `npm start` and the image do; see README, Memory).
+    'node-options': { type: 'string', default: '' },
   },
 });
 const total = Number(values.requests);

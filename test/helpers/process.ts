@@ -21,7 +21,8 @@ export interface Probe {
 export function startProbe(args: string[], env: Record<string, string>): Probe {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build first (npm test does)`);
   // Only the variables given: the caller's environment must not leak configuration into the test.
-  const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // With the heap cap production runs with (npm start, the image's ENTRYPOINT).
+  const child = spawn(process.execPath, ['--max-old-space-size=32', MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
