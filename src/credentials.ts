@@ -2,24 +2,8 @@
 // again for every query, so a rotated Kubernetes token or password keeps working without a restart.
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
-import type { Config, Connection } from './config.js';
+import type { Connection } from './config.js';
 import { ConfigError } from './errors.js';
-import { createPrometheusClient, type PrometheusClient } from './prometheus.js';
-
-/**
- * The Prometheus client the configuration describes; the server and `check` use the same one. Throws a
- * ConfigError for TLS material that does not parse, before anything is sent or listens.
- */
-export function clientFor(config: Config): PrometheusClient {
-  return createPrometheusClient({
-    url: config.prometheusUrl,
-    timeoutMs: config.queryTimeoutMs,
-    // Idle connections outlive the interval so each tick reuses them; undici drops any the server closes.
-    keepAliveMs: Math.min(2 * config.checkIntervalMs + config.queryTimeoutMs, 600_000),
-    headers: requestHeaders(config.connection),
-    tls: tlsOptions(config.connection),
-  });
-}
 
 /** What the undici Agent needs to trust Prometheus and prove who we are. */
 export interface TlsOptions {

@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 // The entry point: the only place that reads process.env and argv, writes to the console, and handles signals.
 import { runCheck } from './check.js';
-import { clientFor } from './credentials.js';
+import { tlsOptions, type TlsOptions } from './credentials.js';
 import { healthcheck } from './healthcheck.js';
-import type { PrometheusClient } from './prometheus.js';
 import { loadConfig, VARIABLES, type Config } from './config.js';
 import { ConfigError, formatProblem } from './errors.js';
 import { createLogger } from './log.js';
@@ -55,7 +54,8 @@ async function main(argv: readonly string[]): Promise<void> {
     const unknownFlag = rest.find((arg) => arg !== '--json');
     if (unknownFlag !== undefined) usageError(`unknown option ${JSON.stringify(unknownFlag)} for check`);
     const config = configOrExit(2);
-    const client = clientOrExit(config);
+    const { clientFor } = await import('./client.js');
+    const client = clientFor(config, tlsOrExit(config));
     const result = await runCheck(config, client, { json });
     await client.close();
     process.stdout.write(`${result.output}\n`);
@@ -94,9 +94,9 @@ function usageError(message: string): never {
   process.exit(2);
 }
 
-function clientOrExit(config: Config): PrometheusClient {
+function tlsOrExit(config: Config): TlsOptions | undefined {
   try {
-    return clientFor(config);
+    return tlsOptions(config.connection);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     exitWithProblems(error, 2);

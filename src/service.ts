@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { defaultChecks, type CheckDefinition } from './checks.js';
 import { describeConfig, type Config } from './config.js';
 import { createMonitor, systemClock, type Clock, type Monitor, type QueryClient } from './monitor.js';
-import { clientFor } from './credentials.js';
+import { tlsOptions } from './credentials.js';
 import type { Logger } from './log.js';
 import { createProbeServer, type ProbeServer } from './server.js';
 import { VERSION } from './version.js';
@@ -31,21 +31,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const clock = options.clock ?? systemClock;
   const checks = options.checks ?? defaultChecks(config);
   // Reads and checks the TLS files now: a bad one throws a ConfigError before anything listens.
-  const client = options.client ?? clientFor(config);
+  const tls = options.client === undefined ? tlsOptions(config.connection) : undefined;
   const server = createProbeServer({
     view: { phase: 'starting', snapshot: null, config, checks, version: VERSION, startedAtMs: clock.now() },
     now: clock.now,
     log,
-  });
-  const monitor = createMonitor({
-    checks,
-    client,
-    intervalMs: config.checkIntervalMs,
-    staleAfterMs: config.staleAfterMs,
-    onPrometheusError: config.onPrometheusError,
-    clock,
-    log,
-    onUpdate: (snapshot) => server.update(snapshot),
   });
 
   log.log('info', 'starting', { version: VERSION, node: process.versions.node, config: describeConfig(config), checks: checks.map((c) => ({ name: c.name, query: c.query })) });
@@ -56,6 +46,19 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   }
   const address = await server.listen(config.port, config.host);
   log.log('info', 'listening', { address: address.address, port: address.port });
+
+  // /health answers from here on; /ready says "starting" until the first evaluation. undici loads only now.
+  const client = options.client ?? (await import('./client.js')).clientFor(config, tls);
+  const monitor = createMonitor({
+    checks,
+    client,
+    intervalMs: config.checkIntervalMs,
+    staleAfterMs: config.staleAfterMs,
+    onPrometheusError: config.onPrometheusError,
+    clock,
+    log,
+    onUpdate: (snapshot) => server.update(snapshot),
+  });
   monitor.start();
 
   let stopping: Promise<void> | undefined;
