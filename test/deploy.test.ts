@@ -9,12 +9,13 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join, posix } from 'node:path';
+import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test, { type TestContext } from 'node:test';
 import { VARIABLES } from '../src/config.js';
+import { findBinary } from './helpers/real-prometheus.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const COMPOSE = join(REPO, 'compose.yaml');
@@ -65,19 +66,6 @@ const COMPOSE_INTERPOLATED = new Set(['DOCKER_GID']);
 // ---------------------------------------------------------------------------------------------------------------
 // Tools
 
-function findBinary(name: string): string | undefined {
-  const directories = ['/usr/bin', ...(process.env.PATH ?? '').split(delimiter).filter((dir) => dir !== '')];
-  for (const directory of directories) {
-    const candidate = join(directory, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 /** Like requireBinary in helpers/real-prometheus.ts: skip loudly, or fail under CI=true. */
 function requireTool(t: TestContext, what: string, found: string | undefined, install: string): string | undefined {

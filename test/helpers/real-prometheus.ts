@@ -17,7 +17,8 @@ const STOP_GRACE_MS = 5_000;
 const STDERR_TAIL_BYTES = 64 * 1024;
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
-function findBinary(name: string): string | undefined {
+/** An executable: /usr/bin/NAME, else the first on PATH. */
+export function findBinary(name: string): string | undefined {
   const directories = ['/usr/bin', ...(process.env.PATH ?? '').split(delimiter).filter((dir) => dir !== '')];
   for (const directory of directories) {
     const candidate = join(directory, name);
