@@ -18,7 +18,7 @@ import { loadavg, release, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { MAIN } from '../test/helpers/process.js';
+import { MAIN, NODE_FLAGS } from '../test/helpers/process.js';
 import { instantVector, prometheusBinary, startExporter, startPrometheus, waitFor, type FakeExporter, type RealPrometheus } from '../test/helpers/real-prometheus.js';
 import { amplification, evaluationCost, memory, stalledPrometheus, startup, throughput } from './bench/figures.js';
 import type { Bench, Settings } from './bench/servers.js';
@@ -214,8 +214,8 @@ try {
     command: `node --import tsx scripts/bench.ts${args.length > 0 ? ` ${args.join(' ')}` : ''}`,
     quick: s.quick,
     method: [
-      `Servers under test: \`${onCpu(SERVER_CPU)}node --max-old-space-size=32 dist/main.js\` (as \`npm start\`) and the baseline, ` +
-        `\`${onCpu(SERVER_CPU)}node --max-old-space-size=32 baseline.js\` (scripts/bench/baseline.ts compiled): node:http with default options, ` +
+      `Servers under test: \`${onCpu(SERVER_CPU)}node ${NODE_FLAGS.join(' ')} dist/main.js\` (as \`npm start\`) and the baseline, ` +
+        `\`${onCpu(SERVER_CPU)}node ${NODE_FLAGS.join(' ')} baseline.js\` (scripts/bench/baseline.ts compiled): node:http with default options, ` +
         'answering each path with the bytes the probe gave for it (checked equal on the wire but for Date and /status\' uptime).',
       `Load: \`${onCpu(LOAD_CPU)}wrk -t1 -c${s.connections} -d${s.seconds}s --timeout 2s --latency\` on 127.0.0.1 (the same for both sides); ` +
         (pin ? `the harness (this script, Prometheus, the fake exporter, the proxy) also on cpu ${LOAD_CPU}.` : 'not pinned to CPUs (--no-pin, no taskset, or one CPU).'),

@@ -19,7 +19,7 @@ const { values } = parseArgs({
     'max-seconds': { type: 'string', default: '900' },
     'flap-ms': { type: 'string', default: '1000' },
     // Extra NODE_OPTIONS for the probe; startProbe already runs it with production's heap cap
-    // (--max-old-space-size=32, as `npm start` and the image do; see README, Memory).
+    // (package.json's config.nodeFlags, as `npm start` and the image use; see README, Memory).
     'node-options': { type: 'string', default: '' },
   },
 });

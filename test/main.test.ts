@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { VERSION } from '../src/version.js';
 import { startFakePrometheus, vectorAnswer } from './helpers/fake-prometheus.js';
 import { httpRequest } from './helpers/http.js';
-import { startProbe } from './helpers/process.js';
+import { NODE_FLAGS, startProbe } from './helpers/process.js';
 import { freePort } from './helpers/real-prometheus.js';
 
 const fast = { CHECK_INTERVAL: '200ms', QUERY_TIMEOUT: '150ms', STALE_AFTER: '1s', HOST: '127.0.0.1' };
@@ -24,6 +24,14 @@ test('--version matches package.json; --help lists every variable', async () => 
   }
   const unknown = startProbe(['serve-please'], {});
   assert.equal(await unknown.exited, 2);
+});
+
+test('the image runs node with the same flags as npm start and the tests', () => {
+  const dockerfile = readFileSync(new URL('../Dockerfile.distroless', import.meta.url), 'utf8');
+  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+  assert.deepEqual(entrypoint, ['/usr/local/bin/node', ...NODE_FLAGS, '/app/dist/main.js']);
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
+  assert.equal(pkg.scripts.start, 'node $npm_package_config_nodeFlags dist/main.js');
 });
 
 test('bad configuration: exit 2 before listening, one line per bad variable, secrets hidden', async () => {

@@ -1,7 +1,7 @@
 // What the figures share: the settings, the servers under test started as production starts them (probe) or
 // with the probe's own bytes (baseline), and load runs with how busy the server was during them.
 import { existsSync, writeFileSync } from 'node:fs';
-import { MAIN } from '../../test/helpers/process.js';
+import { MAIN, NODE_FLAGS } from '../../test/helpers/process.js';
 import { freePort } from '../../test/helpers/real-prometheus.js';
 import type { BaselineAnswer } from './baseline.js';
 import { cpuMs, rawGet, spawnChild, waitForAnswer, waitingForCpuMs, type Child, type RawAnswer } from './procs.js';
@@ -49,7 +49,6 @@ export interface Bench {
 }
 
 // As `npm start` runs it (package.json) and the image does.
-const NODE_FLAGS = ['--max-old-space-size=32'];
 export const ANSWERED_PATHS = ['/ready', '/health', '/status', '/metrics'] as const;
 
 export async function startProbe(b: Bench, env: Record<string, string> = {}): Promise<Child> {

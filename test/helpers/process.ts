@@ -1,9 +1,14 @@
 // The compiled probe as a child process, as production runs it (node dist/main.js).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+
+/** The Node flags production runs with: package.json's config.nodeFlags (npm start; the image's ENTRYPOINT). */
+export const NODE_FLAGS: readonly string[] = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { config: { nodeFlags: string } }
+).config.nodeFlags.split(' ');
 
 export interface Probe {
   readonly child: ChildProcess;
@@ -21,8 +26,8 @@ export interface Probe {
 export function startProbe(args: string[], env: Record<string, string>): Probe {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build first (npm test does)`);
   // Only the variables given: the caller's environment must not leak configuration into the test.
-  // With the heap cap production runs with (npm start, the image's ENTRYPOINT).
-  const child = spawn(process.execPath, ['--max-old-space-size=32', MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // With the heap flags production runs with (npm start, the image's ENTRYPOINT).
+  const child = spawn(process.execPath, [...NODE_FLAGS, MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
