@@ -107,9 +107,16 @@ export function renderStatusHead(view: ProbeView): string {
   return JSON.stringify(document).slice(0, -1);
 }
 
+/**
+ * The end of /status: `,"uptime_seconds":n` padded with JSON whitespace to UPTIME_TAIL_BYTES, then `}`. A fixed
+ * length lets the server prepare /status' headers, Content-Length included, once per change instead of per request.
+ */
 export function uptimeTail(startedAtMs: number, nowMs: number): string {
-  return `,"uptime_seconds":${Math.max(0, Math.round(nowMs - startedAtMs) / 1000)}}`;
+  return `,"uptime_seconds":${Math.max(0, Math.round(nowMs - startedAtMs) / 1000)}`.padEnd(UPTIME_TAIL_BYTES - 1) + '}';
 }
+
+/** Room for any uptime a process reaches (317 years is 10^10 seconds): ASCII, so characters are bytes. */
+export const UPTIME_TAIL_BYTES = 40;
 
 function describeCheck(check: CheckDefinition, judged: JudgedCheck | undefined) {
   const record = judged?.record;

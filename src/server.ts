@@ -5,7 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { silentLogger, type Logger } from './log.js';
 import { renderMetrics } from './metrics.js';
 import type { Snapshot } from './monitor.js';
-import { renderReady, renderStatusHead, uptimeTail, type Phase, type ProbeView } from './render.js';
+import { renderReady, renderStatusHead, UPTIME_TAIL_BYTES, uptimeTail, type Phase, type ProbeView } from './render.js';
 import { createRouter } from './router.js';
 
 /** The bounds on a client: slow or oversized requests are dropped without disturbing anyone else. */
@@ -79,7 +79,7 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
     ready = prepare(readyRendered.statusCode, JSON_TYPE, readyRendered.body);
     metrics = prepare(200, METRICS_TYPE, renderMetrics(view));
     statusHead = Buffer.from(renderStatusHead(view));
-    statusHeaders = { ...connectionHeaders(), 'content-type': JSON_TYPE };
+    statusHeaders = { ...connectionHeaders(), 'content-type': JSON_TYPE, 'content-length': String(statusHead.length + UPTIME_TAIL_BYTES) };
   }
   render();
 
@@ -96,11 +96,10 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
     // Liveness touches nothing external and stays 200 during shutdown (gajus/lightship#12).
     .add('GET', '/health', (req, res) => send(req, res, health))
     .add('GET', '/status', (req, res) => {
-      const tail = uptimeTail(view.startedAtMs, now()); // ASCII: its length is its byte length
-      res.writeHead(200, { ...statusHeaders, 'content-length': String(statusHead.length + tail.length) });
+      res.writeHead(200, statusHeaders);
       if (req.method === 'HEAD') return res.end();
       res.write(statusHead);
-      res.end(tail);
+      res.end(uptimeTail(view.startedAtMs, now()));
     })
     .add('GET', '/metrics', (req, res) => send(req, res, metrics));
 

@@ -65,6 +65,7 @@ test('/status tells the whole picture', async (t) => {
   await clock.advance(1_500);
   const answer = await httpRequest(port, '/status');
   assert.equal(answer.status, 200);
+  assert.equal(answer.headers['content-length'], String(Buffer.byteLength(answer.body)), 'prepared length, per-request uptime');
   assert.doesNotMatch(answer.body, /hunter2|user:/);
   const status = JSON.parse(answer.body);
   assert.equal(status.healthy, false);
