@@ -2,7 +2,7 @@
 // messages, for an exec healthcheck, a script or CI ("is the group healthy before I deploy?"). No server starts
 // and nothing is left running.
 import { defaultChecks } from './checks.js';
-import type { Config } from './config.js';
+import { monitorSettings, type Config } from './config.js';
 import { createMonitor, type QueryClient } from './monitor.js';
 import { renderStatusHead, uptimeTail } from './render.js';
 import { VERSION } from './version.js';
@@ -23,9 +23,7 @@ export async function runCheck(config: Config, client: QueryClient, options: { j
   const monitor = createMonitor({
     checks,
     client,
-    intervalMs: config.checkIntervalMs,
-    staleAfterMs: config.staleAfterMs,
-    onPrometheusError: config.onPrometheusError,
+    ...monitorSettings(config),
   });
   const snapshot = await monitor.evaluate();
   const verdict = snapshot!.verdict;

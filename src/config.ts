@@ -297,3 +297,8 @@ function describeConnection(connection: Connection): Record<string, string | boo
   if (connection.insecureSkipVerify) shown.tls_insecure_skip_verify = true;
   return shown;
 }
+
+/** The monitor's timing and error policy as the configuration sets them (the server and `check` share them). */
+export function monitorSettings(config: Config): { intervalMs: number; staleAfterMs: number; onPrometheusError: ErrorPolicy } {
+  return { intervalMs: config.checkIntervalMs, staleAfterMs: config.staleAfterMs, onPrometheusError: config.onPrometheusError };
+}

@@ -50,7 +50,6 @@ export interface ProbeServer {
   /** A new snapshot from the monitor: the answers are rendered again, once. */
   update(snapshot: Snapshot): void;
   setPhase(phase: Phase): void;
-  view(): ProbeView;
   listen(port: number, host: string): Promise<AddressInfo>;
   /** Stops accepting, lets requests in flight finish, closes idle keep-alive connections; forces after `forceAfterMs`. */
   close(forceAfterMs?: number): Promise<void>;
@@ -151,7 +150,6 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
       view = { ...view, phase };
       render();
     },
-    view: () => view,
     listen(port, host) {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

@@ -2,7 +2,7 @@
 // with a fake clock or client; main starts it with the real ones.
 import type { AddressInfo } from 'node:net';
 import { defaultChecks, type CheckDefinition } from './checks.js';
-import { describeConfig, type Config } from './config.js';
+import { describeConfig, monitorSettings, type Config } from './config.js';
 import { createMonitor, systemClock, type Clock, type Monitor, type QueryClient } from './monitor.js';
 import { tlsOptions } from './credentials.js';
 import type { Logger } from './log.js';
@@ -52,9 +52,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const monitor = createMonitor({
     checks,
     client,
-    intervalMs: config.checkIntervalMs,
-    staleAfterMs: config.staleAfterMs,
-    onPrometheusError: config.onPrometheusError,
+    ...monitorSettings(config),
     clock,
     log,
     onUpdate: (snapshot) => server.update(snapshot),
