@@ -68,25 +68,29 @@ async function main(argv: readonly string[]): Promise<void> {
 
   const config = configOrExit(2);
   const log = createLogger((line) => process.stdout.write(line));
-  let service: Awaited<ReturnType<typeof startService>>;
+  const starting = startService({ config, log });
+  // As PID 1 in a container Node does not stop on SIGTERM by itself: without these, `docker stop` waits for SIGKILL.
+  // Installed before start-up ends: the server already answers while undici loads, and a signal then must still
+  // shut down gracefully rather than kill the process.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    starting
+      .then((service) => service.shutdown(signal))
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          process.stderr.write(`shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
+          process.exit(1);
+        },
+      );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
   try {
-    service = await startService({ config, log });
+    await starting;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     exitWithProblems(error, 2); // TLS material that does not parse is found when the client is built
   }
-  // As PID 1 in a container Node does not stop on SIGTERM by itself: without these, `docker stop` waits for SIGKILL.
-  const onSignal = (signal: NodeJS.Signals): void => {
-    service.shutdown(signal).then(
-      () => process.exit(0),
-      (error: unknown) => {
-        process.stderr.write(`shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
 }
 
 function usageError(message: string): never {
