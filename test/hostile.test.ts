@@ -31,6 +31,17 @@ const MiB = 1024;
 
 const request = (path: string, method = 'GET', extraHeaders = ''): string => `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extraHeaders}\r\n`;
 
+/**
+ * A request far over the header limit (more than one socket read) is refused: the connection is closed, and what
+ * arrived, if anything, is one 431. Node writes the 431 and destroys the socket with the client's unread bytes still
+ * queued, so the kernel answers with a reset that may overtake the 431: the issue asks for "431 or a closed
+ * connection", and a sender of megabytes of headers is no probe client that needs the status.
+ */
+function assertRefused(exchange: Exchange, name: string): void {
+  assert.ok(exchange.closed, `${name}: closed`);
+  assert.ok(exchange.responses.length <= 1 && exchange.responses.every((r) => r.status === 431), `${name}: ${JSON.stringify(exchange.received.slice(0, 200))}`);
+}
+
 interface Target {
   readonly port: number;
   readonly pid: number;
@@ -293,12 +304,12 @@ test('header sections over 8 KiB: 431 and closed, never buffered; a section just
   for (const [name, bytes] of [
     ['one header over the limit', request('/ready', 'GET', `X-Big: ${'a'.repeat(limit + 100)}\r\n`)],
     ['3,000 small headers', request('/ready', 'GET', 'X-A: b\r\n'.repeat(3_000))],
-    ['1 MiB of header bytes', request('/ready', 'GET', `X-Big: ${'a'.repeat(1024 * 1024)}\r\n`)],
   ] as const) {
     const exchange = await target.exchange(bytes);
     assert.deepEqual(exchange.responses.map((r) => r.status), [431], name);
     assert.ok(exchange.closed, `${name}: closed`);
   }
+  assertRefused(await target.exchange(request('/ready', 'GET', `X-Big: ${'a'.repeat(1024 * 1024)}\r\n`)), '1 MiB of header bytes');
 
   // Sent in 512-byte pieces: the 431 comes as soon as the limit is passed, not when the section ends.
   const stream = await target.connect();
@@ -315,7 +326,8 @@ test('header sections over 8 KiB: 431 and closed, never buffered; a section just
 
   // 50 clients at once, each pushing 1 MiB of one header: llhttp counts, it never keeps more than the limit.
   const flood = await Promise.all(Array.from({ length: 50 }, () => target.exchange(request('/ready', 'GET', `X-Big: ${'b'.repeat(1024 * 1024)}\r\n`))));
-  assert.ok(flood.every((exchange) => exchange.closed && exchange.responses[0]?.status === 431));
+  flood.forEach((exchange, i) => assertRefused(exchange, `flood client ${i}`));
+  t.diagnostic(`flood: ${flood.filter((e) => e.responses.length === 1).length} of 50 read their 431 before the reset`);
 
   const samples = await bystander.stop('oversized header sections');
   target.assertUp();
@@ -331,13 +343,11 @@ test('very long request targets: 431 (Node counts the request line against maxHe
   const fds = target.fds();
   const bystander = await startBystander(t, target.port);
 
-  for (const size of [100_000, 1_000_000]) {
-    const exchange = await target.exchange(request(`/ready?${'a'.repeat(size)}`));
-    assert.deepEqual(exchange.responses.map((r) => r.status), [431], `${size}-byte target`);
-    assert.ok(exchange.closed);
-  }
-  const path = await target.exchange(request(`/${'r'.repeat(100_000)}`));
-  assert.deepEqual(path.responses.map((r) => r.status), [431], 'a 100 KB path');
+  for (const size of [100_000, 1_000_000]) assertRefused(await target.exchange(request(`/ready?${'a'.repeat(size)}`)), `${size}-byte target`);
+  assertRefused(await target.exchange(request(`/${'r'.repeat(100_000)}`)), 'a 100 KB path');
+  const over = await target.exchange(request(`/ready?${'a'.repeat(SERVER_LIMITS.maxHeaderSize)}`));
+  assert.deepEqual(over.responses.map((r) => r.status), [431], 'a target just over the limit');
+  assert.ok(over.closed);
   // A long query string under the limit is simply ignored by the router.
   const fits = await target.exchange(request(`/ready?${'a'.repeat(7_000)}`), { responses: 1 });
   assert.deepEqual(fits.responses.map((r) => r.status), [200]);
