@@ -1,7 +1,7 @@
 // `node dist/main.js check`: every check evaluated once, with the server's configuration, client, policies and
 // messages, for an exec healthcheck, a script or CI ("is the group healthy before I deploy?"). No server starts
 // and nothing is left running.
-import { defaultChecks } from './checks.js';
+import { configuredChecks } from './checks.js';
 import { monitorSettings, type Config } from './config.js';
 import { createMonitor, type QueryClient } from './monitor.js';
 import { renderStatusHead, uptimeTail } from './render.js';
@@ -19,7 +19,7 @@ export interface CheckRun {
 export async function runCheck(config: Config, client: QueryClient, options: { json: boolean; now?: () => number }): Promise<CheckRun> {
   const now = options.now ?? Date.now;
   const startedAtMs = now();
-  const checks = defaultChecks(config);
+  const checks = configuredChecks(config);
   const monitor = createMonitor({
     checks,
     client,

@@ -2,48 +2,83 @@
 import type { Config } from './config.js';
 import { formatDuration } from './duration.js';
 import type { Sample } from './envelope.js';
-import { selector } from './promql.js';
+import { quoteLabelValue } from './promql.js';
 
-/** `<=`: the worst series is the highest; `>=`: the lowest. */
-export type Comparison = '<=' | '>=';
+/** A bound: `<`/`<=` judge the highest series, `>`/`>=` the lowest, a range the one furthest outside it. */
+export type Bound =
+  | { readonly comparison: '<' | '<=' | '>' | '>='; readonly threshold: number }
+  | { readonly comparison: 'range'; readonly min: number; readonly max: number };
 
-/** What a check means when the query returns no series (or only NaN). */
-export type NoDataPolicy = 'pass' | 'fail';
+export type Comparison = Bound['comparison'];
 
-/** One check: a PromQL query and how to judge its answer. */
-export interface CheckDefinition {
+/** What a check means when the query returns no series (or only NaN), or when Prometheus cannot be asked. */
+export type DataPolicy = 'pass' | 'fail' | 'keepLast';
+
+/** A breach that is draining (its trend falling) does not fail the check until the trend stops or `graceMs` passes. */
+export interface Drain {
+  /** PromQL whose value is negative while a breaching series drains; matched to it by labels. */
+  readonly query: string;
+  readonly graceMs: number;
+}
+
+/** A check before it is bound to a group: `{group}` in its query and messages stands for the group. */
+export type CheckTemplate = {
   readonly name: string;
   readonly query: string;
-  readonly comparison: Comparison;
-  readonly threshold: number;
-  readonly onNoData: NoDataPolicy;
-  /** Why the check fails, with {value}, {threshold} and {series} (the worst series' distinguishing labels). */
+  /** How long a breach must last before the check fails (0: at once). */
+  readonly forMs: number;
+  /** How long a recovery must last before a failed check passes again (0: at once). */
+  readonly keepForMs: number;
+  readonly onNoData: DataPolicy;
+  /** After STALE_AFTER without an answer; null: ON_PROMETHEUS_ERROR decides. */
+  readonly onError: DataPolicy | null;
+  /** Why the check fails, with {value}, {threshold}, {min}, {max}, {series}, {group} and {name}. */
   readonly failMessage: string;
-  /** Why the check has no data; shown as a failure only when onNoData is `fail`. */
+  /** Why the check has no data; shown as a failure only when no data fails it. */
   readonly noDataMessage: string;
-}
+  /** The unit of the value, for application/health+json's observedUnit. */
+  readonly unit: string;
+  readonly drain: Drain | null;
+} & Bound;
+
+/** A check bound to one consumer group: what the monitor evaluates. */
+export type CheckDefinition = CheckTemplate & {
+  /** Unique among the configured checks: the name, or `group/name` when several groups are judged. */
+  readonly id: string;
+  readonly group: string;
+};
 
 /** The state of a check from one answer. */
 export type ObservedState = 'pass' | 'fail' | 'no_data';
+
+type Labels = Readonly<Record<string, string>>;
 
 /** One answer judged: the worst series' value and labels, and how many series there were. */
 export interface Observation {
   readonly state: ObservedState;
   /** The worst value, or null when there is no data. May be +-Infinity. */
   readonly value: number | null;
-  readonly labels: Readonly<Record<string, string>>;
+  readonly labels: Labels;
   readonly series: number;
+  /** The labels of every series outside the bound (at most MAX_BREACHING), for matching a drain's trend. */
+  readonly breaching?: readonly Labels[];
 }
+
+const MAX_BREACHING = 100;
 
 // Labels every answer of one group shares: the worst series is named by the others.
 const COMMON_LABELS = new Set(['__name__', 'consumergroup']);
 
-/** The seed's two checks for the configured group. */
-export function defaultChecks(config: Config): readonly CheckDefinition[] {
-  const group = { consumergroup: config.group };
-  const skew = selector('kafka:group_skew_ratio', group);
+/** Where a template names its group. */
+export const GROUP = '{group}';
+
+/** The seed's two checks, from SKEW_THRESHOLD, MIN_CONSUMERS, SKEW_FOR, DRAIN_GRACE and DRAIN_WINDOW. */
+export function seedTemplates(config: Pick<Config, 'skewThreshold' | 'minConsumers' | 'skewForMs' | 'drainGraceMs' | 'drainWindowMs'>): readonly CheckTemplate[] {
+  const skew = `kafka:group_skew_ratio{consumergroup="${GROUP}"}`;
+  const common = { forMs: 0, keepForMs: 0, onError: null } as const;
   return [
     {
+      ...common,
       name: 'skew_ratio',
       query: config.skewForMs > 0 ? sustainedQuery(skew, config.skewForMs) : skew,
       comparison: '<=',
@@ -54,17 +89,62 @@ export function defaultChecks(config: Config): readonly CheckDefinition[] {
           ? `Hot-key skew high: {value}x for ${formatDuration(config.skewForMs)}{series}`
           : 'Hot-key skew high: {value}x{series}',
       noDataMessage: 'No skew data',
+      unit: 'ratio',
+      drain: config.drainGraceMs > 0 ? { query: drainQuery(config.drainWindowMs), graceMs: config.drainGraceMs } : null,
     },
     {
+      ...common,
       name: 'consumer_count',
-      query: selector('kafka:group_consumer_count', group),
+      query: `kafka:group_consumer_count{consumergroup="${GROUP}"}`,
       comparison: '>=',
       threshold: config.minConsumers,
       onNoData: 'fail', // no members reported
       failMessage: 'Too few consumers: {value} < {threshold}{series}',
-      noDataMessage: `No consumers reported for group ${config.group}`,
+      noDataMessage: `No consumers reported for group ${GROUP}`,
+      unit: 'consumers',
+      drain: null,
     },
   ];
+}
+
+/**
+ * The drain signal of the skew check: the slope of the hottest partition's lag, per topic. Not the skew ratio's
+ * own slope: while one partition holds nearly all the lag, max/avg stays near the partition count as the lag
+ * drains, and falls only at the very end.
+ */
+export function drainQuery(windowMs: number): string {
+  return `deriv(kafka:group_max_lag{consumergroup="${GROUP}"}[${formatDuration(windowMs)}])`;
+}
+
+/** Every template bound to every group, in template order within each group. */
+export function instantiate(templates: readonly CheckTemplate[], groups: readonly string[]): readonly CheckDefinition[] {
+  const several = groups.length > 1;
+  return groups.flatMap((group) =>
+    templates.map((template) => {
+      // In PromQL the group is the inside of a string literal, escaped; in messages it is itself.
+      const literal = quoteLabelValue(group).slice(1, -1);
+      const inQuery = (query: string): string => query.replaceAll(GROUP, () => literal);
+      return {
+        ...template,
+        id: several ? `${group}/${template.name}` : template.name,
+        group,
+        query: inQuery(template.query),
+        // failMessage keeps its {group}: failureMessage fills every field in one pass.
+        noDataMessage: template.noDataMessage.replaceAll(GROUP, () => group),
+        drain: template.drain === null ? null : { ...template.drain, query: inQuery(template.drain.query) },
+      };
+    }),
+  );
+}
+
+/** The checks the configuration asks for: the checks file's, or the seed's two, for every group. */
+export function configuredChecks(config: Config): readonly CheckDefinition[] {
+  return instantiate(config.checks, config.groups);
+}
+
+/** The seed's two checks for the configured groups (what runs without a checks file). */
+export function defaultChecks(config: Config): readonly CheckDefinition[] {
+  return instantiate(seedTemplates(config), config.groups);
 }
 
 /**
@@ -79,20 +159,47 @@ export function sustainedQuery(selector: string, windowMs: number): string {
   return `min_over_time(${selector}[${window}]) and present_over_time(${selector}[5m] offset ${window})`;
 }
 
+/** How far outside its bound a value is: positive outside, zero on it, negative inside. */
+export function excess(bound: Bound, value: number): number {
+  switch (bound.comparison) {
+    case '<':
+    case '<=':
+      return value - bound.threshold;
+    case '>':
+    case '>=':
+      return bound.threshold - value;
+    case 'range':
+      return Math.max(bound.min - value, value - bound.max);
+  }
+}
+
+/** Whether a value is within the bound. */
+export function within(bound: Bound, value: number): boolean {
+  const over = excess(bound, value);
+  const strict = bound.comparison === '<' || bound.comparison === '>';
+  // Infinity - Infinity is NaN: an infinite value against an infinite threshold is on it.
+  return Number.isNaN(over) ? !strict : strict ? over < 0 : over <= 0;
+}
+
 /** Judges one answer: NaN counts as no data; of several series the worst decides. */
-export function observe(check: CheckDefinition, samples: readonly Sample[]): Observation {
+export function observe(check: Bound, samples: readonly Sample[]): Observation {
   let worst: Sample | undefined;
+  let worstExcess = Number.NEGATIVE_INFINITY;
   let series = 0;
+  const breaching: Labels[] = [];
   for (const sample of samples) {
     if (Number.isNaN(sample.value)) continue;
     series += 1;
-    if (worst === undefined || (check.comparison === '<=' ? sample.value > worst.value : sample.value < worst.value)) {
+    const over = excess(check, sample.value);
+    if (worst === undefined || over > worstExcess) {
       worst = sample;
+      worstExcess = over;
     }
+    if (!within(check, sample.value) && breaching.length < MAX_BREACHING) breaching.push(sample.labels);
   }
   if (worst === undefined) return { state: 'no_data', value: null, labels: {}, series: 0 };
-  const passes = check.comparison === '<=' ? worst.value <= check.threshold : worst.value >= check.threshold;
-  return { state: passes ? 'pass' : 'fail', value: worst.value, labels: worst.labels, series };
+  const state = within(check, worst.value) ? 'pass' : 'fail';
+  return state === 'fail' ? { state, value: worst.value, labels: worst.labels, series, breaching } : { state, value: worst.value, labels: worst.labels, series };
 }
 
 /** The message of a failing observation. */
@@ -101,12 +208,20 @@ export function failureMessage(check: CheckDefinition, observation: Observation)
   const distinct = Object.entries(observation.labels).filter(([name]) => !COMMON_LABELS.has(name));
   const series = distinct.length === 0 ? '' : ` (${distinct.map(([name, value]) => `${name}=${value}`).join(', ')})`;
   // Rounding must not make a failing value read like the threshold ("4x" against 4): show it whole then.
+  const bounds = check.comparison === 'range' ? [check.min, check.max] : [check.threshold];
   const rounded = formatValue(observation.value);
-  const value = rounded === formatValue(check.threshold) ? String(observation.value) : rounded;
-  return check.failMessage
-    .replaceAll('{value}', () => value)
-    .replaceAll('{threshold}', () => formatValue(check.threshold))
-    .replaceAll('{series}', () => series); // functions: a label value holding "$&" stays literal
+  const value = bounds.some((bound) => formatValue(bound) === rounded) ? String(observation.value) : rounded;
+  const fields: Record<string, string> = {
+    '{value}': value,
+    '{threshold}': check.comparison === 'range' ? `${formatValue(check.min)}..${formatValue(check.max)}` : formatValue(check.threshold),
+    '{min}': check.comparison === 'range' ? formatValue(check.min) : '',
+    '{max}': check.comparison === 'range' ? formatValue(check.max) : '',
+    '{series}': series,
+    '{name}': check.name,
+    '{group}': check.group,
+  };
+  // One pass, functions: a label value holding "{value}" or "$&" stays literal.
+  return check.failMessage.replace(/\{(?:value|threshold|min|max|series|name|group)\}/g, (field) => fields[field]!);
 }
 
 /** A number for people: at most two decimals, infinities as Prometheus writes them. */

@@ -1,6 +1,8 @@
 // The environment, parsed and validated once at start-up. Every problem is collected, so one run names them all
 // (af/envalid's approach); nothing here reads process.env: main passes it in.
 import { readFileSync } from 'node:fs';
+import { seedTemplates, type CheckTemplate } from './checks.js';
+import { parseChecksFile } from './checksfile.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 
@@ -11,7 +13,14 @@ export interface Config {
   readonly prometheusUrl: string;
   /** PROMETHEUS_URL without userinfo, query or fragment: the form that logs and /status may show. */
   readonly prometheusTarget: string;
+  /** KAFKA_GROUP as given (trimmed): the consumergroup label of the probe's own series. */
   readonly group: string;
+  /** The consumer groups judged, in the order given. */
+  readonly groups: readonly string[];
+  /** CHECKS_FILE, or null for the seed's two checks. */
+  readonly checksFile: string | null;
+  /** The checks for every group: the file's, or the seed's two. */
+  readonly checks: readonly CheckTemplate[];
   readonly skewThreshold: number;
   readonly minConsumers: number;
   readonly host: string;
@@ -20,7 +29,11 @@ export interface Config {
   readonly queryTimeoutMs: number;
   readonly staleAfterMs: number;
   readonly skewForMs: number;
+  readonly drainGraceMs: number;
+  readonly drainWindowMs: number;
   readonly onPrometheusError: ErrorPolicy;
+  /** /ready answers 200 whatever the verdict, which the body, the logs and /metrics still show. */
+  readonly dryRun: boolean;
   readonly shutdownDelayMs: number;
   /** How to authenticate to Prometheus and trust it; files are re-read when used, so rotated secrets work. */
   readonly connection: Connection;
@@ -42,7 +55,8 @@ export interface Connection {
 /** Every variable the probe reads, with its default: the single source for --help and the README. */
 export const VARIABLES = {
   PROMETHEUS_URL: { default: 'http://prometheus:9090', help: 'Prometheus base URL (http or https, may have a path prefix)' },
-  KAFKA_GROUP: { default: 'crm-events-sse', help: 'consumer group to judge' },
+  KAFKA_GROUP: { default: 'crm-events-sse', help: 'consumer group to judge, or several separated by commas' },
+  CHECKS_FILE: { default: '', help: 'JSON file of checks replacing the seed\'s two (SIGHUP re-reads it); see README' },
   SKEW_THRESHOLD: { default: '4.0', help: 'highest acceptable skew ratio, max/avg lag over partitions' },
   MIN_CONSUMERS: { default: '2', help: 'fewest acceptable consumers in the group' },
   PORT: { default: '9011', help: 'port to listen on' },
@@ -51,6 +65,9 @@ export const VARIABLES = {
   QUERY_TIMEOUT: { default: '5s', help: 'deadline of one Prometheus query; shorter than CHECK_INTERVAL' },
   STALE_AFTER: { default: '60s', help: 'how long a verdict stands while Prometheus cannot be asked' },
   SKEW_FOR: { default: '0s', help: 'how long skew must stay above the threshold before /ready fails' },
+  DRAIN_GRACE: { default: '5m', help: 'how long skew may stay above the threshold while the hottest partition drains; 0s turns it off' },
+  DRAIN_WINDOW: { default: '2m', help: 'how far back the hottest partition\'s lag is read to tell that it is falling' },
+  DRY_RUN: { default: 'false', help: 'true: /ready always answers 200; the verdict it would give is in its body, /status, /metrics and the logs' },
   ON_PROMETHEUS_ERROR: { default: 'pass', help: 'verdict when Prometheus has been unreachable past STALE_AFTER: pass or fail' },
   SHUTDOWN_DELAY: { default: '0s', help: 'after SIGTERM, keep answering (with /ready 503) this long before closing; at most 15s' },
   PROMETHEUS_BEARER_TOKEN_FILE: { default: '', help: 'file holding a bearer token, re-read for every query' },
@@ -101,8 +118,11 @@ export function loadConfig(env: Environment, files: ConfigFiles = nodeFiles): Co
   const url = parsePrometheusUrl(raw('PROMETHEUS_URL'));
   if (typeof url === 'string') reject('PROMETHEUS_URL', url, redactUserinfo(raw('PROMETHEUS_URL')));
 
-  const group = raw('KAFKA_GROUP');
-  if (group.trim() === '') reject('KAFKA_GROUP', 'a consumer group name');
+  const group = raw('KAFKA_GROUP').trim();
+  const groups = group.split(',').map((name) => name.trim());
+  if (groups.some((name) => name === '') || new Set(groups).size !== groups.length) {
+    reject('KAFKA_GROUP', 'a consumer group name, or several separated by commas, each once');
+  }
 
   // max/avg is never below 1, so a threshold under 1 would fail every evaluation.
   const skewThreshold = number('SKEW_THRESHOLD', 'a number >= 1 (max/avg lag is never below 1)', (n) => n >= 1);
@@ -124,6 +144,25 @@ export function loadConfig(env: Environment, files: ConfigFiles = nodeFiles): Co
   );
   // A PromQL range is whole milliseconds; 0 turns the window off.
   const skewForMs = duration('SKEW_FOR', '0s to turn it off', (ms) => ms >= 0);
+  const drainGraceMs = duration('DRAIN_GRACE', '0s to turn it off', (ms) => ms >= 0);
+  // deriv() needs two samples in the window: less than a few seconds cannot hold two scrapes.
+  const drainWindowMs = duration('DRAIN_WINDOW', 'at least 5s', (ms) => ms >= 5_000);
+  const dryRunText = raw('DRY_RUN').trim().toLowerCase();
+  if (dryRunText !== 'true' && dryRunText !== 'false') reject('DRY_RUN', 'true or false');
+
+  const checksFile = raw('CHECKS_FILE').trim() === '' ? null : raw('CHECKS_FILE').trim();
+  let checks: readonly CheckTemplate[] | undefined;
+  if (checksFile !== null) {
+    // The file defines every check: a seed setting beside it would silently do nothing.
+    for (const name of ['SKEW_THRESHOLD', 'MIN_CONSUMERS', 'SKEW_FOR', 'DRAIN_GRACE', 'DRAIN_WINDOW'] as const) {
+      if (env[name] !== undefined) reject(name, 'unset when CHECKS_FILE is set (the file defines every check)');
+    }
+    const read = readChecks(checksFile, groups.length > 1, files);
+    if (read.ok) checks = read.templates;
+    else for (const problem of read.problems) problems.push(problem);
+  } else if (skewThreshold !== undefined && minConsumers !== undefined && skewForMs !== undefined && drainGraceMs !== undefined && drainWindowMs !== undefined) {
+    checks = seedTemplates({ skewThreshold, minConsumers, skewForMs, drainGraceMs, drainWindowMs });
+  }
   const onPrometheusError = raw('ON_PROMETHEUS_ERROR').trim();
   if (onPrometheusError !== 'pass' && onPrometheusError !== 'fail') reject('ON_PROMETHEUS_ERROR', 'pass or fail');
   // Kubernetes kills the pod 30 s after SIGTERM by default; the delay must leave time to close.
@@ -136,6 +175,9 @@ export function loadConfig(env: Environment, files: ConfigFiles = nodeFiles): Co
     prometheusUrl: raw('PROMETHEUS_URL').trim(),
     prometheusTarget: (url as URL).href.replace(/\/$/, ''),
     group,
+    groups: Object.freeze(groups),
+    checksFile,
+    checks: checks!,
     skewThreshold: skewThreshold!,
     minConsumers: minConsumers!,
     host,
@@ -144,10 +186,29 @@ export function loadConfig(env: Environment, files: ConfigFiles = nodeFiles): Co
     queryTimeoutMs: queryTimeoutMs!,
     staleAfterMs: staleAfterMs!,
     skewForMs: skewForMs!,
+    drainGraceMs: drainGraceMs!,
+    drainWindowMs: drainWindowMs!,
     onPrometheusError: onPrometheusError as ErrorPolicy,
+    dryRun: dryRunText === 'true',
     shutdownDelayMs: shutdownDelayMs!,
     connection: connection!,
   });
+}
+
+/**
+ * The checks of CHECKS_FILE, or the problems that stop start-up (and that a reload keeps the old checks for),
+ * each naming the file, the check and the field.
+ */
+export function readChecks(path: string, several: boolean, files: ConfigFiles = nodeFiles): { ok: true; templates: readonly CheckTemplate[] } | { ok: false; problems: readonly ConfigProblem[] } {
+  let text: string;
+  try {
+    text = files.readFile(path);
+  } catch (error) {
+    return { ok: false, problems: [{ variable: 'CHECKS_FILE', value: path, expected: `a readable JSON file of checks (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})` }] };
+  }
+  const parsed = parseChecksFile(text, { several });
+  if (parsed.ok) return parsed;
+  return { ok: false, problems: parsed.problems.map((expected) => ({ variable: 'CHECKS_FILE', value: path, expected })) };
 }
 
 // Header names as RFC 9110 tokens; those that would break the request itself are refused.
@@ -270,15 +331,19 @@ export function describeConfig(config: Config): Readonly<Record<string, string |
   return {
     prometheus_url: config.prometheusTarget,
     kafka_group: config.group,
-    skew_threshold: config.skewThreshold,
-    min_consumers: config.minConsumers,
+    ...(config.checksFile === null
+      ? { skew_threshold: config.skewThreshold, min_consumers: config.minConsumers }
+      : { checks_file: config.checksFile }),
     host: config.host,
     port: config.port,
     check_interval: formatDuration(config.checkIntervalMs),
     query_timeout: formatDuration(config.queryTimeoutMs),
     stale_after: formatDuration(config.staleAfterMs),
-    skew_for: formatDuration(config.skewForMs),
+    ...(config.checksFile === null
+      ? { skew_for: formatDuration(config.skewForMs), drain_grace: formatDuration(config.drainGraceMs), drain_window: formatDuration(config.drainWindowMs) }
+      : {}),
     on_prometheus_error: config.onPrometheusError,
+    dry_run: config.dryRun,
     shutdown_delay: formatDuration(config.shutdownDelayMs),
     ...describeConnection(config.connection),
   };
@@ -299,6 +364,6 @@ function describeConnection(connection: Connection): Record<string, string | boo
 }
 
 /** The monitor's timing and error policy as the configuration sets them (the server and `check` share them). */
-export function monitorSettings(config: Config): { intervalMs: number; staleAfterMs: number; onPrometheusError: ErrorPolicy } {
-  return { intervalMs: config.checkIntervalMs, staleAfterMs: config.staleAfterMs, onPrometheusError: config.onPrometheusError };
+export function monitorSettings(config: Config): { intervalMs: number; staleAfterMs: number; onPrometheusError: ErrorPolicy; dryRun: boolean } {
+  return { intervalMs: config.checkIntervalMs, staleAfterMs: config.staleAfterMs, onPrometheusError: config.onPrometheusError, dryRun: config.dryRun };
 }

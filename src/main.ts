@@ -85,6 +85,10 @@ async function main(argv: readonly string[]): Promise<void> {
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  // Node's default for SIGHUP is to exit: here it re-reads CHECKS_FILE and the TLS files instead.
+  process.on('SIGHUP', () => {
+    void starting.then((service) => service.reload()).catch(() => undefined);
+  });
   try {
     await starting;
   } catch (error) {

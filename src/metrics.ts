@@ -2,8 +2,8 @@
 // a scrape of /metrics reads the cache like any probe.
 import { PROMETHEUS_ERROR_CODES } from './errors.js';
 import { DURATION_BUCKETS_S } from './monitor.js';
-import type { ProbeView } from './render.js';
-import type { CheckState } from './verdict.js';
+import { judgedOf, readiness, type ProbeView } from './render.js';
+import { CHECK_STATES } from './verdict.js';
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -22,7 +22,6 @@ class Family {
   }
 }
 
-const CHECK_STATES: readonly CheckState[] = ['pass', 'fail', 'no_data', 'unknown'];
 // Codes counted from zero, so that rate() and increase() see the first error of each kind.
 const ERROR_CODES = [...PROMETHEUS_ERROR_CODES, 'PROBE_INTERNAL'];
 
@@ -30,7 +29,7 @@ const ERROR_CODES = [...PROMETHEUS_ERROR_CODES, 'PROBE_INTERNAL'];
 export function renderMetrics(view: ProbeView): string {
   const group = { consumergroup: view.config.group };
   const snapshot = view.snapshot;
-  const judged = new Map(snapshot?.verdict.checks.map((check) => [check.record.check.name, check]));
+  const judged = new Map(snapshot?.verdict.checks.map((check) => [check.record.check.id, check]));
   const families: Family[] = [];
   const family = (name: string, type: 'gauge' | 'counter' | 'histogram', help: string): Family => {
     const created = new Family(name, type, help);
@@ -38,18 +37,27 @@ export function renderMetrics(view: ProbeView): string {
     return created;
   };
 
-  const status = family('crm_events_health_status', 'gauge', 'Readiness verdict: 1 healthy, 0 not (absent before the first evaluation).');
-  if (snapshot !== null) status.sample('crm_events_health_status', group, view.phase === 'running' && snapshot.verdict.healthy ? 1 : 0);
+  const groups = view.config.groups;
+  const status = family('crm_events_health_status', 'gauge', 'Readiness verdict per consumer group: 1 healthy, 0 not (absent before the first evaluation); under DRY_RUN the verdict /ready would give.');
+  if (snapshot !== null) {
+    for (const name of groups) {
+      const one = readiness(view, judgedOf(view, view.checks.filter((check) => check.group === name)));
+      status.sample('crm_events_health_status', { consumergroup: name }, one.healthy ? 1 : 0);
+    }
+  }
+  family('crm_events_health_dry_run', 'gauge', '1 when DRY_RUN is on: /ready answers 200 whatever the verdict.').sample('crm_events_health_dry_run', {}, view.config.dryRun ? 1 : 0);
 
   // The seed's two gauges, named as the seed names them.
   const seedGauges = [
     ['skew_ratio', 'crm_events_health_skew_ratio', 'Skew ratio (max/avg lag over partitions) of the worst topic, as last observed.'],
     ['consumer_count', 'crm_events_health_consumer_count', 'Consumers in the group, as last observed.'],
   ] as const;
-  for (const [check, name, help] of seedGauges) {
-    const value = judged.get(check)?.record.observation?.value;
-    const gauge = family(name, 'gauge', help);
-    if (value !== undefined && value !== null) gauge.sample(name, group, value);
+  for (const [name, metric, help] of seedGauges) {
+    const gauge = family(metric, 'gauge', help);
+    for (const check of view.checks.filter((one) => one.name === name)) {
+      const value = judged.get(check.id)?.record.observation?.value;
+      if (value !== undefined && value !== null) gauge.sample(metric, { consumergroup: check.group }, value);
+    }
   }
 
   const errors = family('crm_events_health_check_errors_total', 'counter', 'Check evaluations that failed, by error code.');
@@ -59,15 +67,18 @@ export function renderMetrics(view: ProbeView): string {
   const stale = family('crm_events_health_check_stale', 'gauge', '1 when a check stands on an observation older than its last failed attempt.');
   const duration = family('crm_events_health_query_duration_seconds', 'histogram', 'Duration of Prometheus queries, by check.');
   for (const check of view.checks) {
-    const labels = { ...group, check: check.name };
-    const judgedCheck = judged.get(check.name);
-    const stats = snapshot?.stats.get(check.name);
+    const labels = { consumergroup: check.group, check: check.name };
+    const judgedCheck = judged.get(check.id);
+    const stats = snapshot?.stats.get(check.id);
     for (const code of ERROR_CODES) {
       errors.sample('crm_events_health_check_errors_total', { ...labels, code }, stats?.errors.get(code) ?? 0);
     }
     const observed = judgedCheck?.record.observation?.value;
     if (observed !== undefined && observed !== null) value.sample('crm_events_health_check_value', labels, observed);
-    threshold.sample('crm_events_health_check_threshold', labels, check.threshold);
+    if (check.comparison === 'range') {
+      threshold.sample('crm_events_health_check_threshold', { ...labels, bound: 'min' }, check.min);
+      threshold.sample('crm_events_health_check_threshold', { ...labels, bound: 'max' }, check.max);
+    } else threshold.sample('crm_events_health_check_threshold', labels, check.threshold);
     if (judgedCheck !== undefined) {
       for (const candidate of CHECK_STATES) {
         state.sample('crm_events_health_check_state', { ...labels, state: candidate }, judgedCheck.state === candidate ? 1 : 0);

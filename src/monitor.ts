@@ -2,11 +2,11 @@
 // new snapshot to whoever renders responses. Requests never reach this file: a probe answer is served from
 // memory, so the query rate depends on the interval alone.
 import type { ErrorPolicy } from './config.js';
-import { observe, type CheckDefinition } from './checks.js';
+import { observe, type CheckDefinition, type Observation } from './checks.js';
 import { ProbeError } from './errors.js';
 import type { QueryResult } from './envelope.js';
 import { silentLogger, type Logger } from './log.js';
-import { judge, type CheckError, type CheckRecord, type Verdict } from './verdict.js';
+import { judge, newRecord, recordAnswer, recordError, type CheckError, type CheckRecord, type Verdict } from './verdict.js';
 
 /** Time as the monitor sees it; tests pass a controlled one. */
 export interface Clock {
@@ -61,6 +61,8 @@ export interface MonitorOptions {
   readonly intervalMs: number;
   readonly staleAfterMs: number;
   readonly onPrometheusError: ErrorPolicy;
+  /** DRY_RUN: verdict changes are logged as what /ready would say. */
+  readonly dryRun?: boolean;
   readonly clock?: Clock;
   readonly log?: Logger;
   readonly onUpdate?: (snapshot: Snapshot) => void;
@@ -74,27 +76,19 @@ export interface Monitor {
   /** One evaluation now (used by start and by tests); never rejects. Null only if stopped before any finished. */
   evaluate(): Promise<Snapshot | null>;
   current(): Snapshot | null;
+  /**
+   * New checks (a reload): an evaluation in flight is cancelled, a check whose definition is unchanged keeps its
+   * history (its `for`, `keepFor` and drain clocks, its counters), and the new set is evaluated at once.
+   */
+  replaceChecks(checks: readonly CheckDefinition[]): Promise<Snapshot | null>;
 }
 
 export function createMonitor(options: MonitorOptions): Monitor {
   const clock = options.clock ?? systemClock;
   const log = options.log ?? silentLogger;
-  const stats = new Map<string, CheckStats>(
-    options.checks.map((check) => [
-      check.name,
-      { errors: new Map(), durationBuckets: DURATION_BUCKETS_S.map(() => 0), durationSumS: 0, durationCount: 0 },
-    ]),
-  );
-  let records: readonly CheckRecord[] = options.checks.map((check) => ({
-    check,
-    observation: null,
-    observedAtMs: null,
-    observedAtMonotonicMs: null,
-    lastError: null,
-    consecutiveErrors: 0,
-    lastDurationMs: null,
-    warnings: [],
-  }));
+  const newStats = (): CheckStats => ({ errors: new Map(), durationBuckets: DURATION_BUCKETS_S.map(() => 0), durationSumS: 0, durationCount: 0 });
+  let stats = new Map<string, CheckStats>(options.checks.map((check) => [check.id, newStats()]));
+  let records: readonly CheckRecord[] = options.checks.map(newRecord);
   let snapshot: Snapshot | null = null;
   let evaluations = 0;
   let lastSuccessMs: number | null = null;
@@ -109,21 +103,21 @@ export function createMonitor(options: MonitorOptions): Monitor {
 
   async function evaluateRecord(record: CheckRecord, signal: AbortSignal): Promise<CheckRecord> {
     const started = clock.monotonicMs();
-    const checkStats = stats.get(record.check.name)!;
+    const checkStats = stats.get(record.check.id)!;
     try {
       const result = await options.client.query(record.check.query, signal);
       const durationMs = clock.monotonicMs() - started;
       observeDuration(checkStats, durationMs);
-      return {
-        check: record.check,
-        observation: observe(record.check, result.samples),
-        observedAtMs: clock.now(),
-        observedAtMonotonicMs: clock.monotonicMs(),
-        lastError: record.lastError,
-        consecutiveErrors: 0,
-        lastDurationMs: durationMs,
-        warnings: result.warnings,
-      };
+      const observation = observe(record.check, result.samples);
+      const trend = await drainTrend(record.check, observation, signal);
+      return recordAnswer(record, {
+        observation,
+        atMs: clock.now(),
+        atMonotonicMs: clock.monotonicMs(),
+        durationMs,
+        warnings: trend.warning === null ? result.warnings : [...result.warnings, trend.warning],
+        falling: trend.falling,
+      });
     } catch (error) {
       const durationMs = clock.monotonicMs() - started;
       observeDuration(checkStats, durationMs);
@@ -132,7 +126,20 @@ export function createMonitor(options: MonitorOptions): Monitor {
       const message = error instanceof Error ? error.message : String(error);
       checkStats.errors.set(code, (checkStats.errors.get(code) ?? 0) + 1);
       const lastError: CheckError = { code, message, atMs: clock.now() };
-      return { ...record, lastError, consecutiveErrors: record.consecutiveErrors + 1, lastDurationMs: durationMs };
+      return recordError(record, lastError, durationMs);
+    }
+  }
+
+  // Asked only while a check with a drain breaches: a healthy group costs no extra query. A failed trend query
+  // means "not known to be draining", so the breach counts; the answer says why.
+  async function drainTrend(check: CheckDefinition, observation: Observation, signal: AbortSignal): Promise<{ falling: boolean; warning: string | null }> {
+    if (check.drain === null || observation.breaching === undefined || observation.breaching.length === 0) return { falling: false, warning: null };
+    try {
+      const trend = await options.client.query(check.drain.query, signal);
+      return { falling: isDraining(observation.breaching, trend.samples), warning: null };
+    } catch (error) {
+      const code = error instanceof ProbeError ? error.code : 'PROBE_INTERNAL';
+      return { falling: false, warning: `drain trend query failed (${code}): ${error instanceof Error ? error.message : String(error)}` };
     }
   }
 
@@ -145,6 +152,11 @@ export function createMonitor(options: MonitorOptions): Monitor {
     if (controller.signal.aborted) return snapshot;
     records = evaluated;
     evaluations += 1;
+    publish();
+    return snapshot;
+  }
+
+  function publish(): void {
     const nowMs = clock.now();
     const failed = records.filter((record) => record.consecutiveErrors > 0);
     noteErrors(failed, nowMs);
@@ -158,7 +170,6 @@ export function createMonitor(options: MonitorOptions): Monitor {
     } catch (error) {
       log.log('error', 'render_failed', { error: error instanceof Error ? error.message : String(error) });
     }
-    return snapshot;
   }
 
   // One line when Prometheus starts failing or fails differently, one when it recovers: not one per tick.
@@ -168,7 +179,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
     if (codes !== '') {
       outageStartedMs ??= nowMs;
       const first = failed[0]!.lastError!;
-      log.log('warn', 'prometheus_error', { codes: codes.split(','), checks: failed.map((r) => r.check.name), error: first.message });
+      log.log('warn', 'prometheus_error', { codes: codes.split(','), checks: failed.map((r) => r.check.id), error: first.message });
     } else {
       log.log('info', 'prometheus_recovered', {
         failed_evaluations: failedEvaluations,
@@ -180,11 +191,17 @@ export function createMonitor(options: MonitorOptions): Monitor {
   }
 
   function noteVerdict(verdict: Verdict): void {
-    const failing = verdict.checks.filter((check) => !check.ok || check.state === 'unknown').map((check) => check.record.check.name);
+    const failing = verdict.checks.filter((check) => !check.ok || check.state === 'unknown').map((check) => check.record.check.id);
     const key = `${verdict.state}:${verdict.healthy}:${failing.join(',')}`;
     if (key === verdictKey) return;
     const level = verdict.healthy ? 'info' : 'warn';
-    log.log(level, 'verdict_changed', { from: verdictKey.split(':')[0], to: verdict.state, healthy: verdict.healthy, message: verdict.message });
+    log.log(level, 'verdict_changed', {
+      from: verdictKey.split(':')[0],
+      to: verdict.state,
+      healthy: verdict.healthy,
+      message: verdict.message,
+      ...(options.dryRun === true ? { dry_run: true, would_be_status_code: verdict.healthy ? 200 : 500 } : {}),
+    });
     verdictKey = key;
   }
 
@@ -221,6 +238,14 @@ export function createMonitor(options: MonitorOptions): Monitor {
     },
     evaluate,
     current: () => snapshot,
+    async replaceChecks(checks) {
+      abort?.abort();
+      await inFlight?.catch(() => undefined);
+      const kept = new Map(records.map((record) => [JSON.stringify(record.check), record]));
+      records = checks.map((check) => kept.get(JSON.stringify(check)) ?? newRecord(check));
+      stats = new Map(checks.map((check) => [check.id, stats.get(check.id) ?? newStats()]));
+      return evaluate();
+    },
   };
 }
 
@@ -231,4 +256,16 @@ function observeDuration(stats: CheckStats, durationMs: number): void {
   });
   stats.durationSumS += seconds;
   stats.durationCount += 1;
+}
+
+type Labels = Readonly<Record<string, string>>;
+
+/**
+ * Every breaching series drains: a trend series whose labels it all carries (the trend of its topic, say) has a
+ * negative value. A breaching series without a trend is not known to drain.
+ */
+export function isDraining(breaching: readonly Labels[], trend: readonly { readonly value: number; readonly labels: Labels }[]): boolean {
+  const matches = (series: Labels, candidate: Labels): boolean =>
+    Object.entries(candidate).every(([name, value]) => name === '__name__' || series[name] === value);
+  return breaching.every((series) => trend.some((sample) => sample.value < 0 && matches(series, sample.labels)));
 }

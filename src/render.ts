@@ -2,8 +2,9 @@
 // served from memory.
 import type { CheckDefinition } from './checks.js';
 import { describeConfig, type Config } from './config.js';
+import { formatDuration } from './duration.js';
 import type { Snapshot } from './monitor.js';
-import type { JudgedCheck } from './verdict.js';
+import { combine, type JudgedCheck, type Verdict } from './verdict.js';
 
 /** Where the process is in its life: /ready answers 503 outside `running`. */
 export type Phase = 'starting' | 'running' | 'shutting_down';
@@ -16,6 +17,47 @@ export interface ProbeView {
   readonly checks: readonly CheckDefinition[];
   readonly version: string;
   readonly startedAtMs: number;
+  /** The last SIGHUP reload, or null when there has been none. */
+  readonly reload?: ReloadResult | null;
+}
+
+export interface ReloadResult {
+  readonly atMs: number;
+  readonly ok: boolean;
+  /** Why the reload was refused (the old checks stay), or null. */
+  readonly error: string | null;
+}
+
+/** Which checks a /ready request asks about: `?group=`, `/ready/NAME`, `?exclude=` (repeatable). */
+export interface Selection {
+  readonly group?: string;
+  readonly name?: string;
+  readonly exclude?: readonly string[];
+}
+
+/** The checks a selection names, or why it names nothing that exists. */
+export type Selected =
+  | { readonly ok: true; readonly included: readonly CheckDefinition[]; readonly excluded: readonly CheckDefinition[] }
+  | { readonly ok: false; readonly statusCode: 400 | 404; readonly error: string; readonly message: string };
+
+/** Unknown groups and check names are answered, never ignored: a typo in a probe must not read as healthy. */
+export function select(checks: readonly CheckDefinition[], selection: Selection): Selected {
+  const names = [...new Set(checks.map((check) => check.name))];
+  const groups = [...new Set(checks.map((check) => check.group))];
+  const list = (values: readonly string[]): string => values.map((value) => JSON.stringify(value)).join(', ');
+  if (selection.group !== undefined && !groups.includes(selection.group)) {
+    return { ok: false, statusCode: 404, error: 'unknown_group', message: `No consumer group ${JSON.stringify(selection.group)}; groups: ${list(groups)}` };
+  }
+  if (selection.name !== undefined && !names.includes(selection.name)) {
+    return { ok: false, statusCode: 404, error: 'unknown_check', message: `No check ${JSON.stringify(selection.name)}; checks: ${list(names)}` };
+  }
+  const exclude = selection.exclude ?? [];
+  const unknown = exclude.filter((name) => !names.includes(name));
+  if (unknown.length > 0) {
+    return { ok: false, statusCode: 400, error: 'unknown_check', message: `Cannot exclude ${list(unknown)}: no such check; checks: ${list(names)}` };
+  }
+  const inScope = checks.filter((check) => (selection.group === undefined || check.group === selection.group) && (selection.name === undefined || check.name === selection.name));
+  return { ok: true, included: inScope.filter((check) => !exclude.includes(check.name)), excluded: inScope.filter((check) => exclude.includes(check.name)) };
 }
 
 export interface Rendered {
@@ -34,25 +76,78 @@ export interface Readiness {
   readonly message: string;
   readonly verdict: string;
   readonly checks?: Readonly<Record<string, string>>;
+  /** Per group, when several are judged. */
+  readonly groups?: Readonly<Record<string, string>>;
+  readonly dry_run?: true;
+  /** Under DRY_RUN, what /ready would have answered. */
+  readonly would_be_status_code?: 200 | 500 | 503;
 }
 
-/** /ready: 200 healthy, 500 not, 503 while starting or shutting down. */
-export function readiness(view: ProbeView): Readiness {
+/** /ready: 200 healthy, 500 not, 503 while starting or shutting down; under DRY_RUN always 200. */
+export function readiness(view: ProbeView, selection?: readonly JudgedCheck[]): Readiness {
+  const truth = actualReadiness(view, selection);
+  if (!view.config.dryRun) return truth;
+  return { ...truth, statusCode: 200, dry_run: true, would_be_status_code: truth.statusCode };
+}
+
+/** The verdict over the selected checks (all of them by default), or undefined before the first evaluation. */
+export function selectedVerdict(view: ProbeView, selection?: readonly JudgedCheck[]): Verdict | undefined {
+  const verdict = view.snapshot?.verdict;
+  if (verdict === undefined || selection === undefined) return verdict;
+  return combine(selection, view.config.onPrometheusError);
+}
+
+/** The judged checks of a selection, in configuration order (empty before the first evaluation). */
+export function judgedOf(view: ProbeView, checks: readonly CheckDefinition[]): readonly JudgedCheck[] {
+  const ids = new Set(checks.map((check) => check.id));
+  return view.snapshot?.verdict.checks.filter((check) => ids.has(check.record.check.id)) ?? [];
+}
+
+function actualReadiness(view: ProbeView, selection: readonly JudgedCheck[] | undefined): Readiness {
   if (view.phase === 'shutting_down') {
     return { statusCode: 503, healthy: false, message: 'Shutting down', verdict: 'shutting_down' };
   }
-  const verdict = view.snapshot?.verdict;
+  const verdict = selectedVerdict(view, selection);
   if (verdict === undefined) {
     return { statusCode: 503, healthy: false, message: 'Starting: the first evaluation has not finished', verdict: 'starting' };
   }
   const message = shorten(verdict.message, MAX_MESSAGE_JSON_BYTES);
+  const groups = [...new Set(verdict.checks.map((check) => check.record.check.group))];
   return {
     statusCode: verdict.healthy ? 200 : 500,
     healthy: verdict.healthy,
     message,
     verdict: verdict.state,
-    checks: Object.fromEntries(verdict.checks.map((check) => [check.record.check.name, check.state])),
+    checks: Object.fromEntries(verdict.checks.map((check) => [check.record.check.id, check.state])),
+    ...(groups.length > 1
+      ? { groups: Object.fromEntries(groups.map((group) => [group, combine(verdict.checks.filter((check) => check.record.check.group === group), view.config.onPrometheusError).state])) }
+      : {}),
   };
+}
+
+/**
+ * `/ready?verbose`, as the Kubernetes API server's /readyz?verbose writes it: a line per check, `[+]name ok` or
+ * `[-]name failed: reason`, excluded checks marked, then the overall line.
+ */
+export function renderVerbose(view: ProbeView, selected: { readonly included: readonly CheckDefinition[]; readonly excluded: readonly CheckDefinition[] }): Rendered {
+  const judged = new Map(view.snapshot?.verdict.checks.map((check) => [check.record.check.id, check]));
+  const line = (check: CheckDefinition, excluded: boolean): string => {
+    const one = judged.get(check.id);
+    const reason = one === undefined ? 'not evaluated yet' : one.reason;
+    const ok = one?.ok === true;
+    const note = reason === null || one?.state === 'pass' ? '' : `: ${oneLine(reason)}`;
+    return `[${ok ? '+' : '-'}]${check.id}${excluded ? ' excluded' : ''} ${ok ? 'ok' : 'failed'}${note}`;
+  };
+  const state = readiness(view, judgedOf(view, selected.included));
+  const lines = [...selected.included.map((check) => line(check, false)), ...selected.excluded.map((check) => line(check, true))];
+  let last = `ready check ${state.healthy ? 'passed' : 'failed'}`;
+  if (state.verdict === 'starting' || state.verdict === 'shutting_down') last += `: ${state.message}`;
+  if (state.dry_run === true) last += ` (DRY_RUN: answering 200 instead of ${state.would_be_status_code})`;
+  return { statusCode: state.statusCode, body: `${[...lines, last].join('\n')}\n` };
+}
+
+function oneLine(text: string): string {
+  return shorten(text.replace(/[\r\n]+/g, ' '), MAX_MESSAGE_JSON_BYTES);
 }
 
 /** `text`, cut (on a code point, with an ellipsis) so that its JSON form fits `maxBytes`. */
@@ -65,8 +160,8 @@ export function shorten(text: string, maxBytes: number): string {
   return `${codePoints.slice(0, keep).join('')}…`;
 }
 
-export function renderReady(view: ProbeView): Rendered {
-  const { statusCode, ...body } = readiness(view);
+export function renderReady(view: ProbeView, selection?: readonly JudgedCheck[]): Rendered {
+  const { statusCode, ...body } = readiness(view, selection);
   return { statusCode, body: JSON.stringify(body) };
 }
 
@@ -77,18 +172,26 @@ export function renderReady(view: ProbeView): Rendered {
 export function renderStatusHead(view: ProbeView): string {
   const { snapshot, config } = view;
   const { statusCode, healthy, message, verdict } = readiness(view);
-  const judged = new Map(snapshot?.verdict.checks.map((check) => [check.record.check.name, check]));
+  const judged = new Map(snapshot?.verdict.checks.map((check) => [check.record.check.id, check]));
   const lastError = snapshot?.verdict.checks
     .map((check) => check.record.lastError)
     .filter((error) => error !== null)
     .sort((a, b) => b.atMs - a.atMs)[0];
+  const groups = [...new Set(view.checks.map((check) => check.group))];
   const document = {
     healthy,
     verdict,
     message,
     ready_status_code: statusCode,
     phase: view.phase,
-    checks: Object.fromEntries(view.checks.map((check) => [check.name, describeCheck(check, judged.get(check.name))])),
+    dry_run: config.dryRun,
+    checks: Object.fromEntries(view.checks.map((check) => [check.id, describeCheck(check, judged.get(check.id))])),
+    groups: Object.fromEntries(
+      groups.map((group) => {
+        const one = readiness(view, judgedOf(view, view.checks.filter((check) => check.group === group)));
+        return [group, { healthy: one.healthy, verdict: one.verdict, message: one.message }];
+      }),
+    ),
     prometheus: {
       url: config.prometheusTarget,
       reachable: snapshot === null ? null : snapshot.failedEvaluations === 0,
@@ -101,6 +204,7 @@ export function renderStatusHead(view: ProbeView): string {
       count: snapshot?.evaluations ?? 0,
     },
     config: describeConfig(config),
+    reload: view.reload == null ? null : { at: iso(view.reload.atMs), ok: view.reload.ok, error: view.reload.error },
     version: view.version,
     started_at: iso(view.startedAtMs),
   };
@@ -122,12 +226,29 @@ function describeCheck(check: CheckDefinition, judged: JudgedCheck | undefined) 
   const record = judged?.record;
   const observation = record?.observation ?? null;
   return {
-    state: judged?.state ?? 'pending',
+    name: check.name,
+    group: check.group,
+    state: judged?.state ?? 'not_evaluated',
     ok: judged?.ok ?? null,
     value: jsonNumber(observation?.value ?? null),
-    threshold: check.threshold,
+    threshold: check.comparison === 'range' ? null : check.threshold,
+    ...(check.comparison === 'range' ? { min: check.min, max: check.max } : {}),
     comparison: check.comparison,
     on_no_data: check.onNoData,
+    on_error: check.onError,
+    for: formatDuration(check.forMs),
+    keep_for: formatDuration(check.keepForMs),
+    drain:
+      check.drain === null
+        ? null
+        : {
+            query: check.drain.query,
+            grace: formatDuration(check.drain.graceMs),
+            falling: record?.falling ?? false,
+            since: record?.damping.drainSinceMs == null || record.observedAtMonotonicMs === null || record.observedAtMs === null
+              ? null
+              : iso(record.observedAtMs - (record.observedAtMonotonicMs - record.damping.drainSinceMs)),
+          },
     message: judged?.reason ?? null,
     stale: judged?.stale ?? false,
     observed_at: iso(record?.observedAtMs ?? null),

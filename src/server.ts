@@ -2,10 +2,23 @@
 // on the request path waits on Prometheus, parses a body, or builds JSON beyond /status' uptime.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { CheckDefinition } from './checks.js';
+import { acceptsHealthJson, HEALTH_JSON_TYPE, renderHealthJson } from './healthjson.js';
 import { silentLogger, type Logger } from './log.js';
 import { renderMetrics } from './metrics.js';
 import type { Snapshot } from './monitor.js';
-import { renderReady, renderStatusHead, UPTIME_TAIL_BYTES, uptimeTail, type Phase, type ProbeView } from './render.js';
+import {
+  judgedOf,
+  renderReady,
+  renderStatusHead,
+  renderVerbose,
+  select,
+  UPTIME_TAIL_BYTES,
+  uptimeTail,
+  type Phase,
+  type ProbeView,
+  type ReloadResult,
+} from './render.js';
 import { createRouter } from './router.js';
 
 /** The bounds on a client: slow or oversized requests are dropped without disturbing anyone else. */
@@ -28,6 +41,9 @@ export const SERVER_LIMITS = {
 const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const;
 const JSON_TYPE = 'application/json; charset=utf-8';
 const METRICS_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+const TEXT_TYPE = 'text/plain; charset=utf-8';
+/** A check name as it may follow /ready/ (the checks file allows no other). */
+const CHECK_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/;
 
 /** A response prepared in advance. */
 interface Prepared {
@@ -36,7 +52,7 @@ interface Prepared {
   readonly body: Buffer;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+type Handler = (req: IncomingMessage, res: ServerResponse, param?: string) => void;
 
 export interface ProbeServerOptions {
   /** The view before any evaluation; updated through `update` and `setPhase`. */
@@ -50,6 +66,9 @@ export interface ProbeServer {
   /** A new snapshot from the monitor: the answers are rendered again, once. */
   update(snapshot: Snapshot): void;
   setPhase(phase: Phase): void;
+  /** New checks after a reload: the answers name them from the next snapshot on. */
+  setChecks(checks: readonly CheckDefinition[]): void;
+  setReload(reload: ReloadResult): void;
   listen(port: number, host: string): Promise<AddressInfo>;
   /** Stops accepting, lets requests in flight finish, closes idle keep-alive connections; forces after `forceAfterMs`. */
   close(forceAfterMs?: number): Promise<void>;
@@ -65,6 +84,7 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
   // 3 KB string and Buffer per request drove V8 under the heap cap into back-to-back full collections (bench).
   let statusHead: Buffer;
   let statusHeaders: Readonly<Record<string, string>>;
+  let healthJson: Prepared;
 
   const prepare = (statusCode: number, type: string, body: string): Prepared => {
     const buffer = Buffer.from(body);
@@ -78,7 +98,10 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
     ready = prepare(readyRendered.statusCode, JSON_TYPE, readyRendered.body);
     metrics = prepare(200, METRICS_TYPE, renderMetrics(view));
     statusHead = Buffer.from(renderStatusHead(view));
-    statusHeaders = { ...connectionHeaders(), 'content-type': JSON_TYPE, 'content-length': String(statusHead.length + UPTIME_TAIL_BYTES) };
+    statusHeaders = { ...connectionHeaders(), vary: 'accept', 'content-type': JSON_TYPE, 'content-length': String(statusHead.length + UPTIME_TAIL_BYTES) };
+    const health = renderHealthJson(view);
+    const prepared = prepare(health.statusCode, HEALTH_JSON_TYPE, health.body);
+    healthJson = { ...prepared, headers: { ...prepared.headers, vary: 'accept' } };
   }
   render();
 
@@ -90,11 +113,31 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
     res.end(req.method === 'HEAD' ? undefined : prepared.body);
   };
 
+  // /ready with a query, or /ready/NAME: judged per request from the current snapshot (no Prometheus involved).
+  const answerReady = (req: IncomingMessage, res: ServerResponse, name: string | undefined): void => {
+    const url = req.url ?? '';
+    const query = url.indexOf('?');
+    const params = new URLSearchParams(query === -1 ? '' : url.slice(query + 1));
+    const verbose = params.has('verbose');
+    const group = params.get('group') ?? undefined;
+    const exclude = params.getAll('exclude').flatMap((value) => value.split(',')).filter((value) => value !== '');
+    if (!verbose && group === undefined && name === undefined && exclude.length === 0) return send(req, res, ready);
+    const selected = select(view.checks, { group, name, exclude });
+    if (!selected.ok) {
+      const body = verbose ? `${selected.message}\n` : JSON.stringify({ error: selected.error, message: selected.message });
+      return send(req, res, prepare(selected.statusCode, verbose ? TEXT_TYPE : JSON_TYPE, body));
+    }
+    const rendered = verbose ? renderVerbose(view, selected) : renderReady(view, judgedOf(view, selected.included));
+    send(req, res, prepare(rendered.statusCode, verbose ? TEXT_TYPE : JSON_TYPE, rendered.body));
+  };
+
   const router = createRouter<Handler>()
-    .add('GET', '/ready', (req, res) => send(req, res, ready))
+    .add('GET', '/ready', (req, res) => ((req.url ?? '').includes('?') ? answerReady(req, res, undefined) : send(req, res, ready)))
+    .addPrefix('GET', '/ready/', CHECK_NAME, (req, res, name) => answerReady(req, res, name))
     // Liveness touches nothing external and stays 200 during shutdown (gajus/lightship#12).
     .add('GET', '/health', (req, res) => send(req, res, health))
     .add('GET', '/status', (req, res) => {
+      if (acceptsHealthJson(acceptOf(req))) return send(req, res, healthJson);
       res.writeHead(200, statusHeaders);
       if (req.method === 'HEAD') return res.end();
       res.write(statusHead);
@@ -124,7 +167,7 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
       res.once('close', () => unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1));
       try {
         const match = router.match(req.method ?? 'GET', req.url ?? '/');
-        if (match.kind === 'found') return match.handler(req, res);
+        if (match.kind === 'found') return match.handler(req, res, match.param);
         if (match.kind === 'not_found') return send(req, res, notFound);
         const body = JSON.stringify({ error: 'method_not_allowed', message: `Use ${match.allow}` });
         const prepared = prepare(405, JSON_TYPE, body);
@@ -150,6 +193,14 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
       view = { ...view, phase };
       render();
     },
+    setChecks(checks) {
+      view = { ...view, checks };
+      render();
+    },
+    setReload(reload) {
+      view = { ...view, reload };
+      render();
+    },
     listen(port, host) {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -172,4 +223,13 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
       });
     },
   };
+}
+
+/** The Accept header, read from the raw list: req.headers would build an object of every header per request. */
+function acceptOf(req: IncomingMessage): string | undefined {
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 6 && raw[i]!.toLowerCase() === 'accept') return raw[i + 1];
+  }
+  return undefined;
 }

@@ -1,10 +1,11 @@
 // The probe assembled: client, monitor and server, started and stopped as one. Tests start it in-process
 // with a fake clock or client; main starts it with the real ones.
 import type { AddressInfo } from 'node:net';
-import { defaultChecks, type CheckDefinition } from './checks.js';
-import { describeConfig, monitorSettings, type Config } from './config.js';
+import { configuredChecks, instantiate, type CheckDefinition } from './checks.js';
+import { describeConfig, monitorSettings, readChecks, type Config, type ConfigFiles } from './config.js';
 import { createMonitor, systemClock, type Clock, type Monitor, type QueryClient } from './monitor.js';
 import { tlsOptions } from './credentials.js';
+import { ConfigError, formatProblem } from './errors.js';
 import type { Logger } from './log.js';
 import { createProbeServer, type ProbeServer } from './server.js';
 import { VERSION } from './version.js';
@@ -16,7 +17,11 @@ export interface ServiceOptions {
   /** Replaces the undici client (tests of faults a real Prometheus cannot produce). */
   readonly client?: QueryClient & { close?(): Promise<void> };
   readonly checks?: readonly CheckDefinition[];
+  /** Where a reload reads CHECKS_FILE and the TLS files (tests pass their own). */
+  readonly files?: ConfigFiles;
 }
+
+type Client = QueryClient & { close?(): Promise<void> };
 
 export interface Service {
   readonly address: AddressInfo;
@@ -24,12 +29,18 @@ export interface Service {
   readonly monitor: Monitor;
   /** /ready turns 503, then after SHUTDOWN_DELAY the server closes; resolves when everything has stopped. */
   shutdown(reason: string): Promise<void>;
+  /**
+   * SIGHUP: reads CHECKS_FILE and the TLS files again. New checks replace the old ones, evaluated at once; a file
+   * that does not parse keeps everything as it was, and the log and /status say why. Token and password files
+   * need no reload: every query reads them.
+   */
+  reload(): Promise<{ ok: boolean; error: string | null }>;
 }
 
 export async function startService(options: ServiceOptions): Promise<Service> {
   const { config, log } = options;
   const clock = options.clock ?? systemClock;
-  const checks = options.checks ?? defaultChecks(config);
+  let checks = options.checks ?? configuredChecks(config);
   // Reads and checks the TLS files now: a bad one throws a ConfigError before anything listens.
   const tls = options.client === undefined ? tlsOptions(config.connection) : undefined;
   const server = createProbeServer({
@@ -48,10 +59,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   log.log('info', 'listening', { address: address.address, port: address.port });
 
   // /health answers from here on; /ready says "starting" until the first evaluation. undici loads only now.
-  const client = options.client ?? (await import('./client.js')).clientFor(config, tls);
+  const clientFor = options.client === undefined ? (await import('./client.js')).clientFor : undefined;
+  let client: Client = options.client ?? clientFor!(config, tls);
   const monitor = createMonitor({
     checks,
-    client,
+    // Through a reference, so that a reload can swap the client (new TLS material) under the monitor.
+    client: { query: (promql, signal) => client.query(promql, signal) },
     ...monitorSettings(config),
     clock,
     log,
@@ -60,7 +73,46 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   monitor.start();
 
   let stopping: Promise<void> | undefined;
+  let reloading = Promise.resolve({ ok: true, error: null as string | null });
+
+  async function reloadNow(): Promise<{ ok: boolean; error: string | null }> {
+    const refuse = (error: string): { ok: false; error: string } => {
+      log.log('error', 'reload_failed', { error, kept: 'the previous checks and TLS settings' });
+      server.setReload({ atMs: clock.now(), ok: false, error });
+      return { ok: false, error };
+    };
+    let next = checks;
+    if (config.checksFile !== null && options.checks === undefined) {
+      const read = readChecks(config.checksFile, config.groups.length > 1, options.files);
+      if (!read.ok) return refuse(read.problems.map(formatProblem).join('; '));
+      next = instantiate(read.templates, config.groups);
+    }
+    let nextClient: Client | undefined;
+    if (clientFor !== undefined) {
+      try {
+        nextClient = clientFor(config, tlsOptions(config.connection, options.files?.readFile));
+      } catch (error) {
+        return refuse(error instanceof ConfigError ? error.problems.map(formatProblem).join('; ') : String(error));
+      }
+    }
+    const previous = client;
+    if (nextClient !== undefined) client = nextClient;
+    checks = next;
+    server.setChecks(next);
+    server.setReload({ atMs: clock.now(), ok: true, error: null });
+    log.log('info', 'reloaded', { checks: next.map((c) => ({ id: c.id, query: c.query })) });
+    await monitor.replaceChecks(next);
+    if (nextClient !== undefined) await previous.close?.();
+    return { ok: true, error: null };
+  }
+
   return {
+    reload() {
+      if (stopping !== undefined) return Promise.resolve({ ok: false, error: 'shutting down' });
+      // One at a time: a burst of SIGHUPs reloads in turn, never interleaved.
+      reloading = reloading.then(reloadNow, reloadNow);
+      return reloading;
+    },
     address,
     server,
     monitor,

@@ -1,9 +1,20 @@
-// From what each check last saw to one verdict. Pure: the time comes in as a number.
+// From what each check has seen to one verdict. Pure: the time comes in as a number.
+//
+// A check's record advances with each answer (recordAnswer) or failed attempt (recordError); judging a record
+// at a moment (judgeCheck) applies STALE_AFTER and the error policies; combine() makes one verdict of any set of
+// judged checks, so /ready, /ready?group=, /ready/NAME and ?exclude= all reach theirs the same way.
 import type { ErrorPolicy } from './config.js';
 import { failureMessage, type CheckDefinition, type Observation } from './checks.js';
+import { formatDuration } from './duration.js';
 
-/** A check's state as /status shows it; `unknown` means Prometheus could not be asked for too long. */
-export type CheckState = 'pass' | 'fail' | 'no_data' | 'unknown';
+/**
+ * A check's state as /status shows it. `pending`: breached for less than its `for`; `draining`: breached but its
+ * drain trend falls, within the grace; `recovering`: failed and passing again for less than its `keepFor`;
+ * `unknown`: Prometheus could not be asked for too long.
+ */
+export type CheckState = 'pass' | 'fail' | 'no_data' | 'unknown' | 'pending' | 'draining' | 'recovering';
+
+export const CHECK_STATES: readonly CheckState[] = ['pass', 'fail', 'no_data', 'unknown', 'pending', 'draining', 'recovering'];
 
 /** The overall verdict: `unknown` when some check is unknown and none fails for certain. */
 export type VerdictState = 'pass' | 'fail' | 'unknown';
@@ -15,15 +26,36 @@ export interface CheckError {
   readonly atMs: number;
 }
 
+/** Breach and recovery over time, on the monotonic clock. Like Prometheus' `for` and `keep_firing_for`. */
+export interface Damping {
+  /** The check counts as failed (subject to a drain). */
+  readonly firing: boolean;
+  /** Since when every answer has breached. */
+  readonly breachSinceMs: number | null;
+  /** Since when every answer has passed while still firing. */
+  readonly recoverSinceMs: number | null;
+  /** When this breach first drained: the grace is counted once per breach, from here. */
+  readonly drainSinceMs: number | null;
+}
+
+const CALM: Damping = { firing: false, breachSinceMs: null, recoverSinceMs: null, drainSinceMs: null };
+
 /** What the monitor remembers of one check between evaluations. */
 export interface CheckRecord {
   readonly check: CheckDefinition;
-  /** The last answer Prometheus gave, and when it was received. */
+  /** The last answer Prometheus gave. */
   readonly observation: Observation | null;
   /** Wall time of the observation, for people. */
   readonly observedAtMs: number | null;
   /** Monotonic time of the observation, for its age: a wall clock step must not stretch or cut STALE_AFTER. */
   readonly observedAtMonotonicMs: number | null;
+  /** The last answer that had data, for onNoData=keepLast. */
+  readonly lastData: Observation | null;
+  /** Whether the last answer breached the check (no data included, as onNoData says). */
+  readonly breach: boolean;
+  /** Whether the drain trend was falling for every breaching series at the last answer. */
+  readonly falling: boolean;
+  readonly damping: Damping;
   /** The last failure, kept after recovery so /status can show it. */
   readonly lastError: CheckError | null;
   /** Failed attempts since the last success; 0 when the last attempt succeeded. */
@@ -31,6 +63,77 @@ export interface CheckRecord {
   readonly lastDurationMs: number | null;
   /** Warnings Prometheus sent with the last answer (Thanos' partial responses, for one). */
   readonly warnings: readonly string[];
+}
+
+export function newRecord(check: CheckDefinition): CheckRecord {
+  return {
+    check,
+    observation: null,
+    observedAtMs: null,
+    observedAtMonotonicMs: null,
+    lastData: null,
+    breach: false,
+    falling: false,
+    damping: CALM,
+    lastError: null,
+    consecutiveErrors: 0,
+    lastDurationMs: null,
+    warnings: [],
+  };
+}
+
+export interface Answer {
+  readonly observation: Observation;
+  readonly atMs: number;
+  readonly atMonotonicMs: number;
+  readonly durationMs: number;
+  readonly warnings: readonly string[];
+  /** The drain trend falls for every breaching series (false when the check has no drain or does not breach). */
+  readonly falling: boolean;
+}
+
+/** The record after an answer: breach, `for`, `keepFor` and the drain clock advance. */
+export function recordAnswer(record: CheckRecord, answer: Answer): CheckRecord {
+  const { check } = record;
+  const { observation } = answer;
+  const lastData = observation.state === 'no_data' ? record.lastData : observation;
+  const effective = effectiveObservation(check, observation, lastData);
+  const breach = effective.state === 'fail' || (effective.state === 'no_data' && check.onNoData === 'fail');
+  return {
+    ...record,
+    observation,
+    observedAtMs: answer.atMs,
+    observedAtMonotonicMs: answer.atMonotonicMs,
+    lastData,
+    breach,
+    falling: breach && answer.falling,
+    damping: advance(record.damping, breach, breach && answer.falling, answer.atMonotonicMs, check),
+    consecutiveErrors: 0,
+    lastDurationMs: answer.durationMs,
+    warnings: answer.warnings,
+  };
+}
+
+/** The record after a failed attempt: the last answer stands (until STALE_AFTER, as judged). */
+export function recordError(record: CheckRecord, error: CheckError, durationMs: number): CheckRecord {
+  return { ...record, lastError: error, consecutiveErrors: record.consecutiveErrors + 1, lastDurationMs: durationMs };
+}
+
+/** onNoData=keepLast: no data stands for the last answer that had data, if there was one. */
+function effectiveObservation(check: CheckDefinition, observation: Observation, lastData: Observation | null): Observation {
+  return observation.state === 'no_data' && check.onNoData === 'keepLast' && lastData !== null ? lastData : observation;
+}
+
+function advance(damping: Damping, breach: boolean, falling: boolean, nowMs: number, check: CheckDefinition): Damping {
+  if (breach) {
+    const breachSinceMs = damping.breachSinceMs ?? nowMs;
+    const firing = damping.firing || nowMs - breachSinceMs >= check.forMs;
+    const drainSinceMs = firing && falling ? (damping.drainSinceMs ?? nowMs) : damping.drainSinceMs;
+    return { firing, breachSinceMs, recoverSinceMs: null, drainSinceMs };
+  }
+  if (!damping.firing) return CALM;
+  const recoverSinceMs = damping.recoverSinceMs ?? nowMs;
+  return nowMs - recoverSinceMs >= check.keepForMs ? CALM : { ...damping, breachSinceMs: null, recoverSinceMs };
 }
 
 /** A check as judged at one moment. */
@@ -61,39 +164,86 @@ export interface JudgeOptions {
 
 export const HEALTHY_MESSAGE = 'System healthy';
 
-/** Judges one check: the last observation stands, even after failed attempts, until it is STALE_AFTER old. */
+/**
+ * Judges one check: the last observation stands, even after failed attempts, until it is STALE_AFTER old; then
+ * the check's onError (or ON_PROMETHEUS_ERROR) decides, and keepLast keeps it standing however old.
+ */
 export function judgeCheck(record: CheckRecord, options: JudgeOptions): JudgedCheck {
-  const { observation, observedAtMonotonicMs, consecutiveErrors } = record;
-  const usable = observation !== null && observedAtMonotonicMs !== null && options.nowMonotonicMs - observedAtMonotonicMs < options.staleAfterMs;
-  if (!usable) {
+  const { check, observation, observedAtMonotonicMs, damping } = record;
+  const policy = check.onError ?? options.onPrometheusError;
+  const fresh = observation !== null && observedAtMonotonicMs !== null && options.nowMonotonicMs - observedAtMonotonicMs < options.staleAfterMs;
+  if (observation === null || (!fresh && policy !== 'keepLast')) {
     const cause = record.lastError === null ? 'no answer yet' : `${record.lastError.code}: ${record.lastError.message}`;
-    return { record, state: 'unknown', ok: options.onPrometheusError === 'pass', stale: false, reason: `Prometheus could not be asked (${cause})` };
+    // keepLast with nothing to keep falls back to ON_PROMETHEUS_ERROR.
+    const ok = (policy === 'keepLast' ? options.onPrometheusError : policy) === 'pass';
+    return { record, state: 'unknown', ok, stale: false, reason: `Prometheus could not be asked (${cause})` };
   }
-  const stale = consecutiveErrors > 0;
-  const passes = observation.state === 'pass' || (observation.state === 'no_data' && record.check.onNoData === 'pass');
-  let reason = passes ? (observation.state === 'no_data' ? record.check.noDataMessage : null) : failureMessage(record.check, observation);
-  if (reason !== null && stale) reason += ' (last known)';
-  return { record, state: observation.state, ok: passes, stale, reason };
+  const stale = record.consecutiveErrors > 0 || !fresh;
+  const effective = effectiveObservation(check, observation, record.lastData);
+  const judged = (state: CheckState, ok: boolean, reason: string | null): JudgedCheck => ({
+    record,
+    state,
+    ok,
+    stale,
+    reason: reason !== null && stale ? `${reason} (last known)` : reason,
+  });
+  const now = options.nowMonotonicMs;
+
+  if (damping.firing && !record.breach) {
+    const left = check.keepForMs - (now - damping.recoverSinceMs!);
+    return judged('recovering', false, `${check.name} recovering: passing for ${seconds(now - damping.recoverSinceMs!)} of keepFor ${formatDuration(check.keepForMs)} (${seconds(left)} left)`);
+  }
+  if (record.breach) {
+    const why = failureMessage(check, effective);
+    if (!damping.firing) {
+      return judged('pending', true, `${why} (pending: for ${seconds(now - damping.breachSinceMs!)} of ${formatDuration(check.forMs)})`);
+    }
+    const drain = check.drain;
+    if (drain !== null && record.falling && damping.drainSinceMs !== null && now - damping.drainSinceMs < drain.graceMs) {
+      return judged('draining', true, `${why} (draining for ${seconds(now - damping.drainSinceMs)} of grace ${formatDuration(drain.graceMs)})`);
+    }
+    const graceSpent = drain !== null && record.falling ? ` (still draining after grace ${formatDuration(drain.graceMs)})` : '';
+    return judged(effective.state === 'no_data' ? 'no_data' : 'fail', false, why + graceSpent);
+  }
+  if (effective.state === 'no_data') return judged('no_data', true, check.noDataMessage);
+  return judged('pass', true, null);
 }
 
-/** Judges every check: healthy when all are ok; the message joins the reasons of those that are not. */
+function seconds(ms: number): string {
+  return `${Math.max(0, Math.round(ms / 1000))}s`;
+}
+
+/** Judges every check and combines them. */
 export function judge(records: readonly CheckRecord[], options: JudgeOptions): Verdict {
-  const checks = records.map((record) => judgeCheck(record, options));
+  return combine(records.map((record) => judgeCheck(record, options)), options.onPrometheusError);
+}
+
+/**
+ * One verdict of judged checks: healthy when all are ok; the message joins the reasons of those that are not,
+ * each led by its group when the checks span several groups.
+ */
+export function combine(checks: readonly JudgedCheck[], onPrometheusError: ErrorPolicy): Verdict {
+  const several = new Set(checks.map((check) => check.record.check.group)).size > 1;
+  const because = (check: JudgedCheck): string => (several ? `${check.record.check.group}: ${check.reason!}` : check.reason!);
   const failing = checks.filter((check) => !check.ok && check.state !== 'unknown');
   const unknown = checks.filter((check) => check.state === 'unknown');
-  const healthy = failing.length === 0 && (unknown.length === 0 || options.onPrometheusError === 'pass');
+  const unknownOk = unknown.every((check) => check.ok);
+  const healthy = failing.length === 0 && unknownOk;
   const state: VerdictState = failing.length > 0 ? 'fail' : unknown.length > 0 ? 'unknown' : 'pass';
 
-  const reasons = failing.map((check) => check.reason!);
+  const reasons = failing.map(because);
   if (unknown.length > 0) {
     // One clause for every unknown check: they share a cause, and /ready stays short.
-    const names = unknown.map((check) => check.record.check.name).join(', ');
-    reasons.push(`${names} unknown: ${unknown[0]!.reason}; ON_PROMETHEUS_ERROR=${options.onPrometheusError}`);
+    const ids = unknown.map((check) => check.record.check.id).join(', ');
+    reasons.push(`${ids} unknown: ${unknown[0]!.reason}; ON_PROMETHEUS_ERROR=${onPrometheusError}`);
   }
+  // Breaches that do not fail /ready (yet): said, so that a 200 is not mistaken for all clear.
+  const notes = checks.filter((check) => check.state === 'pending' || check.state === 'draining').map(because);
   const stale = checks.find((check) => check.stale);
   let message: string;
   if (!healthy) message = reasons.join('; ');
-  else if (reasons.length > 0) message = `${HEALTHY_MESSAGE} (unverified: ${reasons.join('; ')})`;
+  else if (reasons.length > 0) message = `${HEALTHY_MESSAGE} (unverified: ${[...reasons, ...notes].join('; ')})`;
+  else if (notes.length > 0) message = `${HEALTHY_MESSAGE} (${notes.join('; ')})`;
   else if (stale !== undefined) message = `${HEALTHY_MESSAGE} (last known; Prometheus failing: ${stale.record.lastError?.code ?? 'error'})`;
   else message = HEALTHY_MESSAGE;
   return { state, healthy, message, checks };

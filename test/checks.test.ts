@@ -9,7 +9,7 @@ const sample = (value: number, labels: Record<string, string> = {}) => ({ value,
 test('the seed\'s two checks, with the group escaped into their queries', () => {
   const checks = defaultChecks(loadConfig({ KAFKA_GROUP: 'we"ird\\group' }));
   assert.deepEqual(
-    checks.map((c) => [c.name, c.query, c.comparison, c.threshold, c.onNoData]),
+    checks.map((c) => [c.name, c.query, c.comparison, c.comparison === 'range' ? null : c.threshold, c.onNoData]),
     [
       ['skew_ratio', 'kafka:group_skew_ratio{consumergroup="we\\"ird\\\\group"}', '<=', 4, 'pass'],
       ['consumer_count', 'kafka:group_consumer_count{consumergroup="we\\"ird\\\\group"}', '>=', 2, 'fail'],
@@ -28,8 +28,9 @@ test('SKEW_FOR reads the window from Prometheus history', () => {
 
 test('observe judges the worst series: the highest for <=, the lowest for >=', () => {
   const many = [sample(1.5, { topic: 'a' }), sample(6.25, { topic: 'b' }), sample(2, { topic: 'c' })];
-  assert.deepEqual(observe(skew, many), { state: 'fail', value: 6.25, labels: { topic: 'b' }, series: 3 });
-  assert.deepEqual(observe(consumers, [sample(3, { i: '1' }), sample(1, { i: '2' })]), { state: 'fail', value: 1, labels: { i: '2' }, series: 2 });
+  assert.deepEqual(observe(skew, many), { state: 'fail', value: 6.25, labels: { topic: 'b' }, series: 3, breaching: [{ topic: 'b' }] });
+  assert.deepEqual(observe(consumers, [sample(3, { i: '1' }), sample(1, { i: '2' })]), { state: 'fail', value: 1, labels: { i: '2' }, series: 2, breaching: [{ i: '2' }] });
+  assert.deepEqual(observe(skew, [sample(1.5, { topic: 'a' })]), { state: 'pass', value: 1.5, labels: { topic: 'a' }, series: 1 });
 });
 
 test('observe: thresholds are inclusive, NaN is no data, infinities are values', () => {

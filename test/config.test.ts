@@ -29,12 +29,16 @@ function problemsOf(env: Record<string, string>, fileSystem = files({})): Map<st
 
 test('defaults are the seed\'s', () => {
   const config = loadConfig({});
+  const { checks, ...rest } = config;
+  assert.deepEqual(checks.map((check) => check.name), ['skew_ratio', 'consumer_count'], 'the seed\'s two checks');
   assert.deepEqual(
-    { ...config },
+    rest,
     {
       prometheusUrl: 'http://prometheus:9090',
       prometheusTarget: 'http://prometheus:9090',
       group: 'crm-events-sse',
+      groups: ['crm-events-sse'],
+      checksFile: null,
       skewThreshold: 4,
       minConsumers: 2,
       host: '0.0.0.0',
@@ -43,7 +47,10 @@ test('defaults are the seed\'s', () => {
       queryTimeoutMs: 5_000,
       staleAfterMs: 60_000,
       skewForMs: 0,
+      drainGraceMs: 300_000,
+      drainWindowMs: 120_000,
       onPrometheusError: 'pass',
+      dryRun: false,
       shutdownDelayMs: 0,
       connection: {
         bearerTokenFile: null,

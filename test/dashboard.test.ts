@@ -23,6 +23,7 @@ const PROBE_FAMILIES: Readonly<Record<string, 'gauge' | 'counter' | 'histogram'>
   crm_events_health_status: 'gauge',
   crm_events_health_skew_ratio: 'gauge',
   crm_events_health_consumer_count: 'gauge',
+  crm_events_health_dry_run: 'gauge',
   crm_events_health_check_errors_total: 'counter',
   crm_events_health_check_value: 'gauge',
   crm_events_health_check_threshold: 'gauge',
@@ -171,7 +172,7 @@ test('the list of probe metrics here is what src/metrics.ts writes', () => {
 
 test('every metric the dashboard queries is produced by the probe, the rules or kafka_exporter', () => {
   const recorded = recordedNames();
-  assert.deepEqual([...recorded].sort(), ['kafka:group_consumer_count', 'kafka:group_skew_ratio']);
+  assert.deepEqual([...recorded].sort(), ['kafka:group_consumer_count', 'kafka:group_max_lag', 'kafka:group_skew_ratio']);
   const known = new Set([
     ...Object.entries(PROBE_FAMILIES).flatMap(([family, type]) => seriesNames(family, type)),
     ...recorded,

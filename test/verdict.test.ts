@@ -2,24 +2,26 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultChecks, observe, type CheckDefinition } from '../src/checks.js';
 import { loadConfig } from '../src/config.js';
-import { judge, judgeCheck, type CheckRecord, type JudgeOptions } from '../src/verdict.js';
+import { judge, judgeCheck, newRecord, recordAnswer, type CheckRecord, type JudgeOptions } from '../src/verdict.js';
 
 const [skew, consumers] = defaultChecks(loadConfig({})) as [CheckDefinition, CheckDefinition];
 const T = 1_000_000;
 const options: JudgeOptions = { nowMonotonicMs: T, staleAfterMs: 60_000, onPrometheusError: 'pass' };
 
 function record(check: CheckDefinition, values: number[] | null, extra: Partial<CheckRecord> = {}): CheckRecord {
-  return {
-    check,
-    observation: values === null ? null : observe(check, values.map((value) => ({ value, labels: {} }))),
-    observedAtMs: values === null ? null : Date.UTC(2026, 10, 26),
-    observedAtMonotonicMs: values === null ? null : T,
-    lastError: null,
-    consecutiveErrors: 0,
-    lastDurationMs: 1,
-    warnings: [],
-    ...extra,
-  };
+  const base = newRecord(check);
+  const answered =
+    values === null
+      ? base
+      : recordAnswer(base, {
+          observation: observe(check, values.map((value) => ({ value, labels: {} }))),
+          atMs: Date.UTC(2026, 10, 26),
+          atMonotonicMs: T,
+          durationMs: 1,
+          warnings: [],
+          falling: false,
+        });
+  return { ...answered, ...extra };
 }
 const timeout = { code: 'PROM_TIMEOUT', message: 'no answer', atMs: T };
 

@@ -1,0 +1,137 @@
+// CHECKS_FILE: any number of checks as JSON. Strict: an unknown field is a typo, never ignored, and every problem
+// is named by its check and field, all of them in one run. Pure: the text comes in, templates or problems go out.
+import { formatDuration, parseDuration } from './duration.js';
+import { GROUP, type Bound, type CheckTemplate, type DataPolicy, type Drain } from './checks.js';
+
+export type ChecksFileResult = { readonly ok: true; readonly templates: readonly CheckTemplate[] } | { readonly ok: false; readonly problems: readonly string[] };
+
+const FIELDS = new Set(['name', 'query', 'comparison', 'threshold', 'min', 'max', 'for', 'keepFor', 'onNoData', 'onError', 'message', 'noDataMessage', 'unit', 'drain']);
+const COMPARISONS = new Set(['<', '<=', '>', '>=', 'range']);
+const POLICIES = new Set(['pass', 'fail', 'keepLast']);
+// A name is a URL path segment (/ready/NAME) and a label value: nothing that needs escaping in either.
+const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_CHECKS = 100;
+
+/**
+ * The file's checks. `several`: KAFKA_GROUP lists more than one group, so every query must say where the group
+ * goes, or each group would be judged by the same series.
+ */
+export function parseChecksFile(text: string, options: { readonly several: boolean }): ChecksFileResult {
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, problems: [`JSON (${(error as Error).message})`] };
+  }
+  if (!isObject(document) || !Array.isArray(document.checks)) return { ok: false, problems: ['an object {"checks": [...]}'] };
+  const extra = Object.keys(document).filter((key) => key !== 'checks');
+  if (extra.length > 0) return { ok: false, problems: [`only the field "checks" at the top (unknown: ${extra.map((k) => JSON.stringify(k)).join(', ')})`] };
+  if (document.checks.length === 0 || document.checks.length > MAX_CHECKS) return { ok: false, problems: [`from 1 to ${MAX_CHECKS} checks in "checks"`] };
+
+  const problems: string[] = [];
+  const templates: CheckTemplate[] = [];
+  const names = new Set<string>();
+  document.checks.forEach((entry: unknown, index: number) => {
+    const label = isObject(entry) && typeof entry.name === 'string' ? `check ${JSON.stringify(entry.name)}` : `check #${index + 1}`;
+    const problem = (field: string, expected: string): undefined => {
+      problems.push(`${label}: field "${field}": ${expected}`);
+      return undefined;
+    };
+    if (!isObject(entry)) return void problem('(check)', 'an object');
+    for (const key of Object.keys(entry)) if (!FIELDS.has(key)) problem(key, `not a field (fields: ${[...FIELDS].join(', ')})`);
+
+    const name = typeof entry.name === 'string' && NAME.test(entry.name) ? entry.name : problem('name', 'letters, digits, "_", "." or "-", at most 63, not starting with "." or "-"');
+    if (name !== undefined && names.has(name)) problem('name', 'unique: another check has this name');
+    if (name !== undefined) names.add(name);
+
+    const query = text_(entry, 'query', problem, true);
+    if (query !== undefined && options.several && !query.includes(GROUP)) {
+      problem('query', `"${GROUP}" where the consumer group goes (KAFKA_GROUP lists several groups), e.g. kafka_consumergroup_members{consumergroup="${GROUP}"}`);
+    }
+    const bound = parseBound(entry, problem);
+    const forMs = duration(entry, 'for', problem);
+    const keepForMs = duration(entry, 'keepFor', problem);
+    const onNoData = policy(entry, 'onNoData', problem) ?? 'fail';
+    const onError = policy(entry, 'onError', problem) ?? null;
+    const message = text_(entry, 'message', problem, false);
+    const noDataMessage = text_(entry, 'noDataMessage', problem, false);
+    const unit = text_(entry, 'unit', problem, false) ?? '';
+    const drain = parseDrain(entry.drain, problem, options.several);
+
+    if (name === undefined || query === undefined || bound === undefined || forMs === undefined || keepForMs === undefined || drain === undefined) return;
+    const shown = bound.comparison === 'range' ? 'outside {threshold}' : `not ${bound.comparison} {threshold}`;
+    templates.push({
+      name,
+      query,
+      ...bound,
+      forMs,
+      keepForMs,
+      onNoData,
+      onError,
+      failMessage: message ?? `${name} is {value}, ${shown}{series}`,
+      noDataMessage: noDataMessage ?? `${name}: no data`,
+      unit,
+      drain,
+    });
+  });
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, templates };
+}
+
+type Problem = (field: string, expected: string) => undefined;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function text_(entry: Record<string, unknown>, field: string, problem: Problem, required: boolean): string | undefined {
+  const value = entry[field];
+  if (value === undefined) return required ? problem(field, 'a non-empty string') : undefined;
+  return typeof value === 'string' && value.trim() !== '' ? value : problem(field, 'a non-empty string');
+}
+
+function finite(entry: Record<string, unknown>, field: string, problem: Problem): number | undefined {
+  const value = entry[field];
+  return typeof value === 'number' && Number.isFinite(value) ? value : problem(field, 'a finite number');
+}
+
+function parseBound(entry: Record<string, unknown>, problem: Problem): Bound | undefined {
+  const comparison = entry.comparison;
+  if (typeof comparison !== 'string' || !COMPARISONS.has(comparison)) return problem('comparison', 'one of "<", "<=", ">", ">=", "range"');
+  if (comparison === 'range') {
+    if (entry.threshold !== undefined) problem('threshold', 'absent with "range" (give "min" and "max")');
+    const min = finite(entry, 'min', problem);
+    const max = finite(entry, 'max', problem);
+    if (min === undefined || max === undefined) return undefined;
+    return min <= max ? { comparison, min, max } : problem('max', `at least "min" (${min})`);
+  }
+  for (const field of ['min', 'max']) if (entry[field] !== undefined) problem(field, `absent with "${comparison}" (only "range" has min and max)`);
+  const threshold = finite(entry, 'threshold', problem);
+  return threshold === undefined ? undefined : { comparison: comparison as '<' | '<=' | '>' | '>=', threshold };
+}
+
+function duration(entry: Record<string, unknown>, field: string, problem: Problem): number | undefined {
+  const value = entry[field];
+  if (value === undefined) return 0;
+  const ms = typeof value === 'string' ? parseDuration(value) : undefined;
+  return ms !== undefined && ms <= MAX_TIMER_MS ? ms : problem(field, `a duration such as "30s" or "5m", at most ${formatDuration(MAX_TIMER_MS)}`);
+}
+
+function policy(entry: Record<string, unknown>, field: string, problem: Problem): DataPolicy | undefined {
+  const value = entry[field];
+  if (value === undefined) return undefined;
+  return typeof value === 'string' && POLICIES.has(value) ? (value as DataPolicy) : problem(field, '"pass", "fail" or "keepLast"');
+}
+
+/** null: no drain; undefined: a problem was reported. */
+function parseDrain(value: unknown, problem: Problem, several: boolean): Drain | null | undefined {
+  if (value === undefined) return null;
+  if (!isObject(value)) return problem('drain', 'an object {"query": "...", "grace": "5m"}');
+  const extra = Object.keys(value).filter((key) => key !== 'query' && key !== 'grace');
+  if (extra.length > 0) return problem('drain', `only "query" and "grace" (unknown: ${extra.join(', ')})`);
+  const query = typeof value.query === 'string' && value.query.trim() !== '' ? value.query : problem('drain.query', 'a non-empty string');
+  if (query !== undefined && several && !query.includes(GROUP)) problem('drain.query', `"${GROUP}" where the consumer group goes (KAFKA_GROUP lists several groups)`);
+  const graceMs = typeof value.grace === 'string' ? parseDuration(value.grace) : undefined;
+  if (graceMs === undefined || graceMs <= 0 || graceMs > MAX_TIMER_MS) problem('drain.grace', 'a duration above 0 such as "5m"');
+  return query === undefined || graceMs === undefined || graceMs <= 0 || graceMs > MAX_TIMER_MS ? undefined : { query, graceMs };
+}
