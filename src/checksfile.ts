@@ -1,6 +1,6 @@
 // CHECKS_FILE: any number of checks as JSON. Strict: an unknown field is a typo, never ignored, and every problem
 // is named by its check and field, all of them in one run. Pure: the text comes in, templates or problems go out.
-import { formatDuration, parseDuration } from './duration.js';
+import { parseDuration } from './duration.js';
 import { GROUP, type Bound, type CheckTemplate, type DataPolicy, type Drain } from './checks.js';
 
 export type ChecksFileResult = { readonly ok: true; readonly templates: readonly CheckTemplate[] } | { readonly ok: false; readonly problems: readonly string[] };
@@ -114,7 +114,7 @@ function duration(entry: Record<string, unknown>, field: string, problem: Proble
   const value = entry[field];
   if (value === undefined) return 0;
   const ms = typeof value === 'string' ? parseDuration(value) : undefined;
-  return ms !== undefined && ms <= MAX_TIMER_MS ? ms : problem(field, `a duration such as "30s" or "5m", at most ${formatDuration(MAX_TIMER_MS)}`);
+  return ms !== undefined && ms <= MAX_TIMER_MS ? ms : problem(field, 'a duration such as "30s" or "5m", at most 24 days');
 }
 
 function policy(entry: Record<string, unknown>, field: string, problem: Problem): DataPolicy | undefined {

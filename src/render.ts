@@ -131,15 +131,16 @@ function actualReadiness(view: ProbeView, selection: readonly JudgedCheck[] | un
  */
 export function renderVerbose(view: ProbeView, selected: { readonly included: readonly CheckDefinition[]; readonly excluded: readonly CheckDefinition[] }): Rendered {
   const judged = new Map(view.snapshot?.verdict.checks.map((check) => [check.record.check.id, check]));
-  const line = (check: CheckDefinition, excluded: boolean): string => {
+  const line = (check: CheckDefinition): string => {
     const one = judged.get(check.id);
     const reason = one === undefined ? 'not evaluated yet' : one.reason;
     const ok = one?.ok === true;
     const note = reason === null || one?.state === 'pass' ? '' : `: ${oneLine(reason)}`;
-    return `[${ok ? '+' : '-'}]${check.id}${excluded ? ' excluded' : ''} ${ok ? 'ok' : 'failed'}${note}`;
+    return `[${ok ? '+' : '-'}]${check.id} ${ok ? 'ok' : 'failed'}${note}`;
   };
   const state = readiness(view, judgedOf(view, selected.included));
-  const lines = [...selected.included.map((check) => line(check, false)), ...selected.excluded.map((check) => line(check, true))];
+  // Excluded checks are written as /readyz writes them, whatever their state: they do not count.
+  const lines = [...selected.included.map(line), ...selected.excluded.map((check) => `[+]${check.id} excluded: ok`)];
   let last = `ready check ${state.healthy ? 'passed' : 'failed'}`;
   if (state.verdict === 'starting' || state.verdict === 'shutting_down') last += `: ${state.message}`;
   if (state.dry_run === true) last += ` (DRY_RUN: answering 200 instead of ${state.would_be_status_code})`;

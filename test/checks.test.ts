@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultChecks, failureMessage, formatValue, observe, type CheckDefinition } from '../src/checks.js';
+import { configuredChecks, defaultChecks, failureMessage, formatValue, instantiate, observe, type Bound, type CheckDefinition } from '../src/checks.js';
+import { parseChecksFile } from '../src/checksfile.js';
 import { loadConfig } from '../src/config.js';
+import type { ConfigError } from '../src/errors.js';
 
 const [skew, consumers] = defaultChecks(loadConfig({})) as [CheckDefinition, CheckDefinition];
 const sample = (value: number, labels: Record<string, string> = {}) => ({ value, labels });
@@ -70,4 +72,110 @@ test('failure messages name the value, the threshold and the worst series', () =
 
 test('formatValue', () => {
   assert.deepEqual([5.2, 6.808, 1, 0.001, Infinity, -Infinity].map(formatValue), ['5.2', '6.81', '1', '0', '+Inf', '-Inf']);
+});
+
+test('a checks file: every field, defaults, and {group} escaped into the query', () => {
+  const parsed = parseChecksFile(
+    JSON.stringify({
+      checks: [
+        { name: 'lag', query: 'sum(kafka_consumergroup_lag{consumergroup="{group}"})', comparison: '<', threshold: 1000, for: '2m', keepFor: '30s', onNoData: 'keepLast', onError: 'fail', message: '{group} lag {value} over {threshold}', unit: 'messages' },
+        { name: 'members', query: 'kafka_consumergroup_members{consumergroup="{group}"}', comparison: 'range', min: 2, max: 12 },
+      ],
+    }),
+    { several: true },
+  );
+  assert.ok(parsed.ok, JSON.stringify(parsed));
+  const [lag, members] = instantiate(parsed.templates, ['orders', 'we"ird']).slice(2) as [CheckDefinition, CheckDefinition];
+  assert.deepEqual([lag.id, lag.group, lag.query], ['we"ird/lag', 'we"ird', 'sum(kafka_consumergroup_lag{consumergroup="we\\"ird"})']);
+  assert.deepEqual([lag.forMs, lag.keepForMs, lag.onNoData, lag.onError, lag.unit], [120_000, 30_000, 'keepLast', 'fail', 'messages']);
+  assert.equal(failureMessage(lag, observe(lag, [sample(1500)])), 'we"ird lag 1500 over 1000');
+  assert.deepEqual([members.comparison, members.forMs, members.onNoData, members.onError, members.drain], ['range', 0, 'fail', null, null]);
+  assert.equal(failureMessage(members, observe(members, [sample(1)])), 'members is 1, outside 2..12');
+  assert.equal(failureMessage(members, observe(members, [])), 'members: no data');
+});
+
+test('a checks file: every bad field is named with its check, all in one go', () => {
+  const parsed = parseChecksFile(
+    JSON.stringify({
+      checks: [
+        { name: 'a', query: 'up', comparison: '=>', threshold: 1 },
+        { name: 'a', query: 'up', comparison: '<=', threshold: '4', keepfor: '1m' },
+        { name: 'r', query: 'up', comparison: 'range', min: 5, max: 1, for: 'soon' },
+        { name: 'n', query: 'up', comparison: '>=', threshold: 1, onNoData: 'ignore', onError: 'retry', drain: { query: 'x', grace: '0s' } },
+        { query: '', comparison: '<', threshold: 1 },
+        'not a check',
+      ],
+    }),
+    { several: true },
+  );
+  assert.ok(!parsed.ok);
+  assert.deepEqual(parsed.problems, [
+    'check "a": field "query": "{group}" where the consumer group goes (KAFKA_GROUP lists several groups), e.g. kafka_consumergroup_members{consumergroup="{group}"}',
+    'check "a": field "comparison": one of "<", "<=", ">", ">=", "range"',
+    'check "a": field "keepfor": not a field (fields: name, query, comparison, threshold, min, max, for, keepFor, onNoData, onError, message, noDataMessage, unit, drain)',
+    'check "a": field "name": unique: another check has this name',
+    'check "a": field "query": "{group}" where the consumer group goes (KAFKA_GROUP lists several groups), e.g. kafka_consumergroup_members{consumergroup="{group}"}',
+    'check "a": field "threshold": a finite number',
+    'check "r": field "query": "{group}" where the consumer group goes (KAFKA_GROUP lists several groups), e.g. kafka_consumergroup_members{consumergroup="{group}"}',
+    'check "r": field "max": at least "min" (5)',
+    'check "r": field "for": a duration such as "30s" or "5m", at most 24 days',
+    'check "n": field "query": "{group}" where the consumer group goes (KAFKA_GROUP lists several groups), e.g. kafka_consumergroup_members{consumergroup="{group}"}',
+    'check "n": field "onNoData": "pass", "fail" or "keepLast"',
+    'check "n": field "onError": "pass", "fail" or "keepLast"',
+    'check "n": field "drain.query": "{group}" where the consumer group goes (KAFKA_GROUP lists several groups)',
+    'check "n": field "drain.grace": a duration above 0 such as "5m"',
+    'check #5: field "name": letters, digits, "_", "." or "-", at most 63, not starting with "." or "-"',
+    'check #5: field "query": a non-empty string',
+    'check #6: field "(check)": an object',
+  ]);
+  for (const [text, problem] of [
+    ['{', /^JSON \(/],
+    ['[]', /^an object \{"checks": \[\.\.\.\]\}$/],
+    ['{"checks": [], "x": 1}', /unknown: "x"/],
+    ['{"checks": []}', /^from 1 to 100 checks/],
+  ] as const) {
+    const result = parseChecksFile(text, { several: false });
+    assert.ok(!result.ok && problem.test(result.problems[0]!), `${text}: ${JSON.stringify(result)}`);
+  }
+});
+
+test('a checks file replaces the seed settings, and loadConfig names its problems under CHECKS_FILE', () => {
+  const files = { readFile: (path: string) => (path === '/good.json' ? '{"checks":[{"name":"up","query":"up","comparison":">=","threshold":1}]}' : '{"checks":[{"name":"up"}]}') };
+  const config = loadConfig({ CHECKS_FILE: '/good.json' }, files);
+  assert.deepEqual(configuredChecks(config).map((c) => [c.id, c.query]), [['up', 'up']]);
+  assert.throws(
+    () => loadConfig({ CHECKS_FILE: '/bad.json', SKEW_THRESHOLD: '5' }, files),
+    (error: ConfigError) => {
+      assert.deepEqual(error.problems.map((p) => `${p.variable}: ${p.expected}`), [
+        'SKEW_THRESHOLD: unset when CHECKS_FILE is set (the file defines every check)',
+        'CHECKS_FILE: check "up": field "query": a non-empty string',
+        'CHECKS_FILE: check "up": field "comparison": one of "<", "<=", ">", ">=", "range"',
+      ]);
+      return true;
+    },
+  );
+});
+
+test('several groups: the seed checks per group, ids qualified by the group', () => {
+  const checks = defaultChecks(loadConfig({ KAFKA_GROUP: 'orders, billing' }));
+  assert.deepEqual(checks.map((c) => [c.id, c.group]), [
+    ['orders/skew_ratio', 'orders'],
+    ['orders/consumer_count', 'orders'],
+    ['billing/skew_ratio', 'billing'],
+    ['billing/consumer_count', 'billing'],
+  ]);
+  assert.equal(checks[3]!.query, 'kafka:group_consumer_count{consumergroup="billing"}');
+  assert.equal(checks[2]!.drain?.query, 'deriv(kafka:group_max_lag{consumergroup="billing"}[2m])');
+  for (const bad of ['a,,b', 'a,a', ' , ']) assert.throws(() => loadConfig({ KAFKA_GROUP: bad }), /KAFKA_GROUP/, bad);
+});
+
+test('bounds: strict and inclusive comparisons, ranges, and the worst series of a range', () => {
+  const bound = (b: Bound, values: number[]) => observe(b, values.map((v) => sample(v)));
+  assert.equal(bound({ comparison: '<', threshold: 4 }, [4]).state, 'fail');
+  assert.equal(bound({ comparison: '<=', threshold: 4 }, [4]).state, 'pass');
+  assert.equal(bound({ comparison: '>', threshold: 2 }, [2]).state, 'fail');
+  assert.equal(bound({ comparison: '>=', threshold: 2 }, [2]).state, 'pass');
+  const range = bound({ comparison: 'range', min: 2, max: 10 }, [5, 1, 13]);
+  assert.deepEqual([range.state, range.value, range.breaching?.length], ['fail', 13, 2], 'the furthest outside, either side');
+  assert.equal(bound({ comparison: 'range', min: 2, max: 10 }, [2, 10]).state, 'pass', 'inclusive');
 });

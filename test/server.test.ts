@@ -7,7 +7,7 @@ import type { QueryResult } from '../src/envelope.js';
 import { createMonitor } from '../src/monitor.js';
 import { createProbeServer } from '../src/server.js';
 import { fakeClock } from './helpers/clock.js';
-import { httpRequest } from './helpers/http.js';
+import { getJson, httpRequest } from './helpers/http.js';
 
 /** A probe server on a real socket, fed by a monitor whose Prometheus answers `values`. */
 async function probe(t: TestContext, values: { skew: number[]; consumers: number[] }, env: Environment = {}) {
@@ -176,4 +176,155 @@ test('/metrics is the text format, served from the cache', async (t) => {
   assert.match(answer.body, /^crm_events_health_status\{consumergroup="crm-events-sse"\} 1$/m);
   assert.match(answer.body, /^crm_events_health_skew_ratio\{consumergroup="crm-events-sse"\} 2.5$/m);
   assert.match(answer.body, /^crm_events_health_consumer_count\{consumergroup="crm-events-sse"\} 3$/m);
+});
+
+/** Like probe(), but Prometheus' answer is a function of the query (several groups, drains). */
+async function probeAnswering(t: TestContext, env: Environment, answer: (promql: string) => number[]) {
+  const config = loadConfig(env);
+  const checks = defaultChecks(config);
+  const clock = fakeClock();
+  const server = createProbeServer({ view: { phase: 'starting', snapshot: null, config, checks, version: '9.9.9', startedAtMs: clock.now() }, now: clock.now });
+  const monitor = createMonitor({
+    checks,
+    client: { query: async (promql): Promise<QueryResult> => ({ resultType: 'vector', samples: answer(promql).map((value) => ({ value, labels: { topic: 't' } })), warnings: [] }) },
+    intervalMs: config.checkIntervalMs,
+    staleAfterMs: config.staleAfterMs,
+    onPrometheusError: config.onPrometheusError,
+    clock,
+    onUpdate: (snapshot) => server.update(snapshot),
+  });
+  const address: AddressInfo = await server.listen(0, '127.0.0.1');
+  t.after(() => server.close(100));
+  await monitor.evaluate();
+  return address.port;
+}
+
+// orders is healthy; billing has one consumer.
+const twoGroups = (promql: string): number[] => (promql.includes('skew') ? [1.5] : promql.includes('"billing"') ? [1] : [3]);
+
+test('several groups: /ready fails if any fails and names it; ?group= answers for one; an unknown group is a 404', async (t) => {
+  const port = await probeAnswering(t, { KAFKA_GROUP: 'orders,billing' }, twoGroups);
+  const all = await getJson(port, '/ready');
+  assert.equal(all.status, 500);
+  assert.deepEqual(all.json, {
+    healthy: false,
+    message: 'billing: Too few consumers: 1 < 2 (topic=t)',
+    verdict: 'fail',
+    checks: { 'orders/skew_ratio': 'pass', 'orders/consumer_count': 'pass', 'billing/skew_ratio': 'pass', 'billing/consumer_count': 'fail' },
+    groups: { orders: 'pass', billing: 'fail' },
+  });
+  const orders = await getJson(port, '/ready?group=orders');
+  assert.deepEqual([orders.status, orders.json.message], [200, 'System healthy']);
+  const billing = await getJson(port, '/ready?group=billing');
+  assert.deepEqual([billing.status, billing.json.message], [500, 'Too few consumers: 1 < 2 (topic=t)']);
+  const nope = await getJson(port, '/ready?group=nope');
+  assert.deepEqual([nope.status, nope.json], [404, { error: 'unknown_group', message: 'No consumer group "nope"; groups: "orders", "billing"' }]);
+
+  const status = (await getJson<{ checks: Record<string, { group: string; name: string }>; groups: Record<string, { healthy: boolean }> }>(port, '/status')).json;
+  assert.deepEqual(Object.keys(status.checks), ['orders/skew_ratio', 'orders/consumer_count', 'billing/skew_ratio', 'billing/consumer_count']);
+  assert.deepEqual([status.checks['billing/consumer_count']!.group, status.checks['billing/consumer_count']!.name], ['billing', 'consumer_count']);
+  assert.deepEqual(Object.fromEntries(Object.entries(status.groups).map(([g, v]) => [g, v.healthy])), { orders: true, billing: false });
+  const metrics = (await httpRequest(port, '/metrics')).body;
+  assert.match(metrics, /^crm_events_health_status\{consumergroup="orders"\} 1$/m);
+  assert.match(metrics, /^crm_events_health_status\{consumergroup="billing"\} 0$/m);
+  assert.match(metrics, /^crm_events_health_consumer_count\{consumergroup="billing"\} 1$/m);
+  assert.match(metrics, /^crm_events_health_check_state\{consumergroup="billing",check="consumer_count",state="fail"\} 1$/m);
+});
+
+test('/ready?verbose writes /readyz lines; /ready/NAME and ?exclude= select checks; unknown names are answered', async (t) => {
+  const port = await probeAnswering(t, {}, (promql) => (promql.includes('skew') ? [1.5] : [1]));
+  const verbose = await httpRequest(port, '/ready?verbose');
+  assert.equal(verbose.status, 500);
+  assert.equal(verbose.headers['content-type'], 'text/plain; charset=utf-8');
+  assert.equal(verbose.body, '[+]skew_ratio ok\n[-]consumer_count failed: Too few consumers: 1 < 2 (topic=t)\nready check failed\n');
+
+  const excluded = await httpRequest(port, '/ready?verbose&exclude=consumer_count');
+  assert.equal(excluded.status, 200);
+  assert.equal(excluded.body, '[+]skew_ratio ok\n[+]consumer_count excluded: ok\nready check passed\n');
+  assert.deepEqual((await getJson(port, '/ready?exclude=consumer_count')).json, { healthy: true, message: 'System healthy', verdict: 'pass', checks: { skew_ratio: 'pass' } });
+
+  const one = await getJson(port, '/ready/skew_ratio');
+  assert.deepEqual([one.status, one.json.checks], [200, { skew_ratio: 'pass' }]);
+  assert.equal((await httpRequest(port, '/ready/consumer_count?verbose')).body, '[-]consumer_count failed: Too few consumers: 1 < 2 (topic=t)\nready check failed\n');
+  assert.equal((await httpRequest(port, '/ready/consumer_count', { method: 'HEAD' })).status, 500);
+
+  const unknown = await getJson(port, '/ready/skew');
+  assert.deepEqual([unknown.status, unknown.json], [404, { error: 'unknown_check', message: 'No check "skew"; checks: "skew_ratio", "consumer_count"' }]);
+  const badExclude = await getJson(port, '/ready?exclude=consumer_count,consumers');
+  assert.deepEqual([badExclude.status, badExclude.json.error], [400, 'unknown_check']);
+  assert.match(String(badExclude.json.message), /Cannot exclude "consumers"/);
+  assert.equal((await httpRequest(port, '/ready?verbose&exclude=nope')).body, 'Cannot exclude "nope": no such check; checks: "skew_ratio", "consumer_count"\n');
+  assert.equal((await httpRequest(port, '/ready/skew_ratio', { method: 'POST' })).status, 405);
+});
+
+test('/status answers application/health+json when asked; the seed JSON stays the default', async (t) => {
+  const port = await probeAnswering(t, {}, (promql) => (promql.includes('skew') ? [5.5] : [3]));
+  const health = await httpRequest(port, '/status', { headers: { accept: 'application/health+json, application/json;q=0.5' } });
+  assert.equal(health.status, 503, 'fail is a 5xx in the draft');
+  assert.equal(health.headers['content-type'], 'application/health+json');
+  assert.equal(health.headers.vary, 'accept');
+  const document = JSON.parse(health.body);
+  assert.equal(document.status, 'fail');
+  assert.equal(document.output, 'Hot-key skew high: 5.5x (topic=t)');
+  assert.deepEqual(document.checks['crm-events-sse:skew_ratio'][0], {
+    componentId: 'crm-events-sse',
+    componentType: 'kafka-consumer-group',
+    observedValue: 5.5,
+    observedUnit: 'ratio',
+    status: 'fail',
+    time: document.checks['crm-events-sse:skew_ratio'][0].time,
+    output: 'Hot-key skew high: 5.5x (topic=t)',
+  });
+  assert.equal(document.checks['crm-events-sse:consumer_count'][0].status, 'pass');
+  assert.ok(!Number.isNaN(Date.parse(document.checks['crm-events-sse:skew_ratio'][0].time)));
+
+  for (const accept of [undefined, 'application/json', '*/*', 'application/health+json;q=0']) {
+    const plain = await httpRequest(port, '/status', { headers: accept === undefined ? {} : { accept } });
+    assert.equal(plain.headers['content-type'], 'application/json; charset=utf-8', String(accept));
+    assert.equal(plain.status, 200);
+    assert.equal(JSON.parse(plain.body).checks.skew_ratio.value, 5.5);
+  }
+});
+
+test('DRY_RUN: /ready answers 200 with the verdict it would give; /metrics says both', async (t) => {
+  const port = await probeAnswering(t, { DRY_RUN: 'true' }, (promql) => (promql.includes('skew') ? [5.5] : [3]));
+  const ready = await getJson(port, '/ready');
+  assert.equal(ready.status, 200);
+  assert.deepEqual(ready.json, {
+    healthy: false,
+    message: 'Hot-key skew high: 5.5x (topic=t)',
+    verdict: 'fail',
+    checks: { skew_ratio: 'fail', consumer_count: 'pass' },
+    dry_run: true,
+    would_be_status_code: 500,
+  });
+  assert.equal((await httpRequest(port, '/ready?verbose')).body, '[-]skew_ratio failed: Hot-key skew high: 5.5x (topic=t)\n[+]consumer_count ok\nready check failed (DRY_RUN: answering 200 instead of 500)\n');
+  const metrics = (await httpRequest(port, '/metrics')).body;
+  assert.match(metrics, /^crm_events_health_status\{consumergroup="crm-events-sse"\} 0$/m);
+  assert.match(metrics, /^crm_events_health_dry_run 1$/m);
+  const status = (await getJson(port, '/status')).json;
+  assert.deepEqual([status.dry_run, status.ready_status_code, status.healthy], [true, 200, false]);
+});
+
+test('a draining skew breach passes /ready and says so; the trend is asked only while skew breaches', async (t) => {
+  const asked: string[] = [];
+  const port = await probeAnswering(t, {}, (promql) => {
+    asked.push(promql);
+    return promql.startsWith('deriv(') ? [-3.5] : promql.includes('skew') ? [7] : [3];
+  });
+  const ready = await getJson(port, '/ready');
+  assert.equal(ready.status, 200);
+  assert.equal(ready.json.message, 'System healthy (Hot-key skew high: 7x (topic=t) (draining for 0s of grace 5m))');
+  assert.deepEqual(ready.json.checks, { skew_ratio: 'draining', consumer_count: 'pass' });
+  assert.deepEqual(asked, [
+    'kafka:group_skew_ratio{consumergroup="crm-events-sse"}',
+    'kafka:group_consumer_count{consumergroup="crm-events-sse"}',
+    'deriv(kafka:group_max_lag{consumergroup="crm-events-sse"}[2m])',
+  ]);
+  const skew = ((await getJson(port, '/status')).json.checks as Record<string, { drain: { falling: boolean; grace: string } }>).skew_ratio!;
+  assert.deepEqual([skew.drain.falling, skew.drain.grace], [true, '5m']);
+
+  const healthy: string[] = [];
+  await probeAnswering(t, {}, (promql) => (healthy.push(promql), promql.includes('skew') ? [1.5] : [3]));
+  assert.equal(healthy.length, 2, 'no trend query while skew is below the threshold');
 });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultChecks, observe, type CheckDefinition } from '../src/checks.js';
+import { defaultChecks, instantiate, observe, type CheckDefinition, type CheckTemplate } from '../src/checks.js';
 import { loadConfig } from '../src/config.js';
-import { judge, judgeCheck, newRecord, recordAnswer, type CheckRecord, type JudgeOptions } from '../src/verdict.js';
+import { combine, judge, judgeCheck, newRecord, recordAnswer, recordError, type CheckRecord, type JudgeOptions } from '../src/verdict.js';
 
 const [skew, consumers] = defaultChecks(loadConfig({})) as [CheckDefinition, CheckDefinition];
 const T = 1_000_000;
@@ -80,4 +80,107 @@ test('a definite failure outweighs an unknown check', () => {
   const verdict = judge([unknown, record(consumers, [1])], options);
   assert.deepEqual([verdict.state, verdict.healthy], ['fail', false]);
   assert.match(verdict.message, /^Too few consumers: 1 < 2; skew_ratio unknown: /);
+});
+
+/** A one-group check built from a template, for the damping tests. */
+function custom(overrides: Partial<CheckTemplate>): CheckDefinition {
+  const template = {
+    name: 'lag',
+    query: 'lag',
+    comparison: '<=',
+    threshold: 100,
+    forMs: 0,
+    keepForMs: 0,
+    onNoData: 'fail',
+    onError: null,
+    failMessage: 'lag {value}',
+    noDataMessage: 'no lag data',
+    unit: '',
+    drain: null,
+    ...overrides,
+  } as CheckTemplate;
+  return instantiate([template], ['g'])[0]!;
+}
+
+/** Feeds answers at the given monotonic times and judges at the last one. */
+function after(check: CheckDefinition, answers: [atMs: number, values: number[], falling?: boolean][], judgeAtMs = answers.at(-1)![0]) {
+  let current = newRecord(check);
+  for (const [atMs, values, falling = false] of answers) {
+    current = recordAnswer(current, {
+      observation: observe(check, values.map((value) => ({ value, labels: { topic: 't' } }))),
+      atMs,
+      atMonotonicMs: atMs,
+      durationMs: 1,
+      warnings: [],
+      falling,
+    });
+  }
+  return judgeCheck(current, { ...options, nowMonotonicMs: judgeAtMs });
+}
+const state = (judged: { state: string; ok: boolean }) => `${judged.state}:${judged.ok}`;
+
+test('for: a breach fails only once it has lasted `for`; one good answer restarts the clock', () => {
+  const check = custom({ forMs: 30_000 });
+  assert.equal(state(after(check, [[0, [500]]])), 'pending:true');
+  assert.equal(after(check, [[0, [500]], [20_000, [500]]]).reason, 'lag 500 (pending: for 20s of 30s)');
+  assert.equal(state(after(check, [[0, [500]], [20_000, [500]], [30_000, [500]]])), 'fail:false');
+  assert.equal(state(after(check, [[0, [500]], [20_000, [50]], [40_000, [500]]])), 'pending:true', 'the breach restarted at 40 s');
+  const verdict = combine([after(check, [[0, [500]]])], 'pass');
+  assert.deepEqual([verdict.healthy, verdict.message], [true, 'System healthy (lag 500 (pending: for 0s of 30s))']);
+});
+
+test('keepFor: a failed check passes again only after passing for keepFor', () => {
+  const check = custom({ keepForMs: 60_000 });
+  const failed: [number, number[]] = [0, [500]];
+  assert.equal(state(after(check, [failed, [10_000, [50]]])), 'recovering:false');
+  assert.match(after(check, [failed, [10_000, [50]], [40_000, [50]]]).reason!, /^lag recovering: passing for 30s of keepFor 1m \(30s left\)$/);
+  assert.equal(state(after(check, [failed, [10_000, [50]], [70_000, [50]]])), 'pass:true');
+  assert.equal(state(after(check, [failed, [10_000, [50]], [40_000, [500]], [50_000, [50]], [100_000, [50]]])), 'recovering:false', 'a relapse restarts keepFor');
+});
+
+test('drain: a falling breach passes within the grace, counted once per breach', () => {
+  const check = custom({ drain: { query: 'trend', graceMs: 300_000 } });
+  assert.equal(state(after(check, [[0, [500]]])), 'fail:false', 'rising: a hot key');
+  const draining = after(check, [[0, [500]], [60_000, [400], true]]);
+  assert.equal(state(draining), 'draining:true');
+  assert.equal(draining.reason, 'lag 400 (draining for 0s of grace 5m)');
+  assert.equal(state(after(check, [[0, [500]], [60_000, [400], true], [120_000, [400]]])), 'fail:false', 'stopped falling');
+  assert.equal(state(after(check, [[0, [500]], [60_000, [400], true], [120_000, [400]], [180_000, [300], true]])), 'draining:true', 'falling again, inside the same grace');
+  const spent = after(check, [[0, [500]], [60_000, [400], true], [360_000, [150], true]]);
+  assert.deepEqual([spent.state, spent.ok, spent.reason], ['fail', false, 'lag 150 (still draining after grace 5m)']);
+  assert.equal(state(after(check, [[0, [500]], [60_000, [400], true], [360_000, [50]], [400_000, [500]], [410_000, [450], true]])), 'draining:true', 'a new breach, a new grace');
+  assert.equal(state(after(custom({}), [[0, [500]], [60_000, [400], true]])), 'fail:false', 'no drain configured');
+});
+
+test('onNoData keepLast: no data stands for the last answer with data', () => {
+  const check = custom({ onNoData: 'keepLast' });
+  assert.equal(state(after(check, [[0, [500]], [10_000, []]])), 'fail:false');
+  assert.equal(after(check, [[0, [500]], [10_000, []]]).reason, 'lag 500');
+  assert.equal(state(after(check, [[0, [50]], [10_000, []]])), 'pass:true');
+  assert.equal(state(after(check, [[0, []]])), 'no_data:true', 'nothing to keep yet');
+});
+
+test('onError: past STALE_AFTER, pass and fail decide per check, keepLast keeps the last answer however old', () => {
+  const stale = (onError: CheckTemplate['onError'], values: number[], policy: 'pass' | 'fail' = 'pass') => {
+    const check = custom({ onError });
+    const answered = recordAnswer(newRecord(check), { observation: observe(check, values.map((value) => ({ value, labels: {} }))), atMs: 0, atMonotonicMs: 0, durationMs: 1, warnings: [], falling: false });
+    const failing = recordError(answered, timeout, 1);
+    return judgeCheck(failing, { nowMonotonicMs: 3_600_000, staleAfterMs: 60_000, onPrometheusError: policy });
+  };
+  assert.equal(state(stale(null, [50], 'fail')), 'unknown:false', 'ON_PROMETHEUS_ERROR');
+  assert.equal(state(stale('pass', [50], 'fail')), 'unknown:true');
+  assert.equal(state(stale('fail', [50])), 'unknown:false');
+  const kept = stale('keepLast', [500]);
+  assert.deepEqual([kept.state, kept.ok, kept.stale, kept.reason], ['fail', false, true, 'lag 500 (last known)']);
+  assert.equal(state(stale('keepLast', [50], 'fail')), 'pass:true');
+});
+
+test('several groups: reasons are led by their group; the unknown clause names check ids', () => {
+  const [a, b] = instantiate([custom({}) as CheckTemplate], ['orders', 'billing']) as [CheckDefinition, CheckDefinition];
+  const judged = [after(a, [[0, [50]]]), after(b, [[0, [500]]])];
+  const verdict = combine(judged, 'pass');
+  assert.deepEqual([verdict.healthy, verdict.message], [false, 'billing: lag 500']);
+  assert.equal(combine([judged[1]!], 'pass').message, 'lag 500', 'one group: no prefix');
+  const unknown = judgeCheck(newRecord(a), options);
+  assert.equal(combine([unknown, judged[1]!], 'fail').message, 'billing: lag 500; orders/lag unknown: Prometheus could not be asked (no answer yet); ON_PROMETHEUS_ERROR=fail');
 });
