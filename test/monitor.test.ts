@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultChecks } from '../src/checks.js';
+import { defaultChecks, type CheckDefinition } from '../src/checks.js';
 import { loadConfig } from '../src/config.js';
 import type { QueryResult } from '../src/envelope.js';
 import { PrometheusError } from '../src/errors.js';
@@ -225,4 +225,41 @@ test('the rate does not drift when timers fire late', async (t) => {
   const stopping = monitor.stop();
   await clock.advance(3_000); // the evaluation in flight ignores the abort: let it end
   await stopping;
+});
+
+test('replaceChecks: an unchanged check keeps its history, a changed one starts afresh, the new set is evaluated at once', async () => {
+  const { monitor, state } = setup();
+  state.answer = (promql) => Promise.resolve(vector(promql.includes('skew') ? 9 : 3));
+  await monitor.evaluate();
+  const before = monitor.current()!;
+  const skewStats = before.stats.get('skew_ratio')!;
+  const [skew, consumers] = checks as [CheckDefinition, CheckDefinition];
+  const stricter = { ...consumers, threshold: 5 } as CheckDefinition;
+  const queries = state.queries;
+  const after = (await monitor.replaceChecks([skew, stricter]))!;
+  assert.equal(state.queries, queries + 3, 'evaluated at once (skew breaches, so its trend is asked too)');
+  assert.equal(after.evaluations, before.evaluations + 1);
+  assert.deepEqual(after.verdict.checks.map((c) => [c.record.check.id, c.state]), [['skew_ratio', 'fail'], ['consumer_count', 'fail']]);
+  assert.equal(after.stats.get('skew_ratio'), skewStats, 'counters carried over');
+  assert.equal(after.verdict.message, 'Hot-key skew high: 9x; Too few consumers: 3 < 5');
+
+  const only = (await monitor.replaceChecks([stricter]))!;
+  assert.deepEqual(only.verdict.checks.map((c) => c.record.check.id), ['consumer_count']);
+  assert.deepEqual([...only.stats.keys()], ['consumer_count'], 'a removed check leaves /metrics');
+});
+
+test('replaceChecks cancels an evaluation in flight: its answers are never recorded against the new checks', async () => {
+  const { monitor, state } = setup();
+  const releases: (() => void)[] = [];
+  // Answers that arrive after the abort, as a server that ignores the cancelled request would send them.
+  state.answer = () => new Promise((resolve) => releases.push(() => resolve(vector(100))));
+  const stuck = monitor.evaluate();
+  state.answer = (promql) => Promise.resolve(vector(promql.includes('skew') ? 1.5 : 3));
+  const replaced = monitor.replaceChecks(checks);
+  assert.equal(state.signals[0]?.aborted, true, 'the queries in flight are aborted');
+  for (const release of releases) release();
+  await stuck;
+  const snapshot = (await replaced)!;
+  assert.equal(snapshot.verdict.healthy, true);
+  assert.equal(snapshot.evaluations, 1, 'the cancelled evaluation did not count');
 });
