@@ -19,6 +19,7 @@ Usage:
   node dist/main.js check [--json]  evaluate every check once against Prometheus and exit: 0 healthy,
                                     1 unhealthy, 3 Prometheus could not be asked, 2 bad configuration;
                                     prints the /ready message, or the /status document with --json
+  node dist/main.js reload [PID]    send SIGHUP to the probe (PID 1 unless given): re-read CHECKS_FILE and TLS files
   node dist/main.js --help | --version
 
 Environment (default):
@@ -60,6 +61,19 @@ async function main(argv: readonly string[]): Promise<void> {
     await client.close();
     process.stdout.write(`${result.output}\n`);
     process.exit(result.exitCode);
+  }
+  if (command === 'reload') {
+    // In a distroless container there is no `kill`: `kubectl exec ... -- node /app/dist/main.js reload` is.
+    const target = rest[0] ?? '1';
+    if (!/^[1-9]\d*$/.test(target) || rest.length > 1) usageError(`reload takes one process id, not ${JSON.stringify(rest.join(' '))}`);
+    try {
+      process.kill(Number(target), 'SIGHUP');
+    } catch (error) {
+      process.stderr.write(`cannot signal process ${target}: ${(error as NodeJS.ErrnoException).code ?? String(error)}\n`);
+      process.exit(1);
+    }
+    process.stdout.write(`sent SIGHUP to process ${target}; its log says whether the reload took (reloaded or reload_failed)\n`);
+    return;
   }
   if (command !== undefined) {
     process.stderr.write(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);

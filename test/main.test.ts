@@ -196,3 +196,26 @@ test('healthcheck gives up within 2 s of being started when the server never ans
   const elapsed = Date.now() - started;
   assert.ok(elapsed >= 1_000 && elapsed < 2_000, `${elapsed} ms from spawn to exit`);
 });
+
+test('reload [PID] sends SIGHUP: the probe reloads and keeps serving (Node alone would have exited)', async (t) => {
+  const prometheus = await startFakePrometheus(vectorAnswer((query) => (query.includes('skew') ? '1.5' : '3')));
+  t.after(() => prometheus.close());
+  const port = await freePort();
+  const probe = startProbe([], { ...fast, PORT: String(port), PROMETHEUS_URL: prometheus.url });
+  t.after(() => probe.kill());
+  await probe.waitForLog('verdict_changed');
+
+  const reload = startProbe(['reload', String(probe.child.pid)], {});
+  assert.equal(await reload.exited, 0, reload.stderr());
+  assert.match(reload.stdout(), /^sent SIGHUP to process \d+/);
+  await probe.waitForLog('reloaded');
+  assert.equal(probe.child.exitCode, null, 'still running');
+  assert.equal((await httpRequest(port, '/ready')).status, 200);
+  assert.equal(JSON.parse((await httpRequest(port, '/status')).body).reload.ok, true);
+
+  const nobody = startProbe(['reload', '999999999'], {});
+  assert.equal(await nobody.exited, 1);
+  assert.match(nobody.stderr(), /cannot signal process 999999999: ESRCH/);
+  const usage = startProbe(['reload', 'x'], {});
+  assert.equal(await usage.exited, 2);
+});
