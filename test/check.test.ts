@@ -1,4 +1,7 @@
 // `node dist/main.js check`: one evaluation and an exit code, against the real Prometheus and against a fault.
+import { loadConfig } from '../src/config.js';
+import { runCheck } from '../src/check.js';
+import type { QueryResult } from '../src/envelope.js';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -78,4 +81,12 @@ test('check exits 2 on bad configuration, naming the variable', async () => {
   const usage = startProbe(['check', '--yaml'], {});
   assert.equal(await usage.exited, 2);
   assert.match(usage.stderr(), /unknown option "--yaml"/);
+});
+
+test('check judges a breach as it stands: a `for` cannot elapse in one evaluation', async () => {
+  const file = '{"checks":[{"name":"lag","query":"lag{consumergroup=\\"{group}\\"}","comparison":"<","threshold":100,"for":"5m"}]}';
+  const config = loadConfig({ CHECKS_FILE: '/checks.json' }, { readFile: () => file });
+  const client = { query: async (): Promise<QueryResult> => ({ resultType: 'vector', samples: [{ value: 500, labels: {} }], warnings: [] }) };
+  const run = await runCheck(config, client, { json: false });
+  assert.deepEqual(run, { exitCode: 1, output: 'lag is 500, not < 100' });
 });
