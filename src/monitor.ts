@@ -119,6 +119,9 @@ export function createMonitor(options: MonitorOptions): Monitor {
         falling: trend.falling,
       });
     } catch (error) {
+      // Cancelled by us (a reload, a stop): says nothing about Prometheus, so no error count and no duration. The
+      // evaluation is discarded anyway.
+      if (signal.aborted) return record;
       const durationMs = clock.monotonicMs() - started;
       observeDuration(checkStats, durationMs);
       // Anything but a coded error is a bug of ours; it is still reported, never thrown out of the loop.
@@ -206,7 +209,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
   }
 
   // Fixed rate: each tick is due one interval after the previous one was, so timer lateness does not add up.
-  // Evaluations are shorter than the interval (QUERY_TIMEOUT is), so at most one is ever in flight.
+  // An evaluation usually ends within QUERY_TIMEOUT, which is shorter than the interval; a breaching check with a
+  // drain asks twice in a row and may take twice that. A tick due meanwhile waits: at most one is ever in flight.
   let dueAt = 0;
   async function tick(): Promise<void> {
     await evaluate();
