@@ -8,9 +8,12 @@ export const HEALTH_JSON_TYPE = 'application/health+json';
 
 type Status = 'pass' | 'warn' | 'fail';
 
+// Media types are case-insensitive (RFC 9110 8.3.1): the quick test must not refuse "Application/Health+JSON".
+const MENTIONS_HEALTH_JSON = /application\/health\+json/i;
+
 /** Whether an Accept header asks for application/health+json (and does not refuse it with q=0). */
 export function acceptsHealthJson(accept: string | undefined): boolean {
-  if (accept === undefined || !accept.includes(HEALTH_JSON_TYPE)) return false;
+  if (accept === undefined || !MENTIONS_HEALTH_JSON.test(accept)) return false;
   return accept.split(',').some((range) => {
     const [type = '', ...params] = range.split(';').map((part) => part.trim().toLowerCase());
     return type === HEALTH_JSON_TYPE && !params.some((param) => /^q=0(\.0*)?$/.test(param));

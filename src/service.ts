@@ -98,10 +98,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     const previous = client;
     if (nextClient !== undefined) client = nextClient;
     checks = next;
-    server.setChecks(next);
     server.setReload({ atMs: clock.now(), ok: true, error: null });
     log.log('info', 'reloaded', { checks: next.map((c) => ({ id: c.id, query: c.query })) });
     await monitor.replaceChecks(next);
+    // Only now that the new checks have been evaluated: before, /ready/NEW would combine no judgement into a 200,
+    // and /status would show new thresholds beside the old checks' states.
+    server.setChecks(next);
     if (nextClient !== undefined) await previous.close?.();
     return { ok: true, error: null };
   }
