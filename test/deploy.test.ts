@@ -28,6 +28,7 @@ const DOCKERFILE = join(REPO, 'Dockerfile.distroless');
 const PROBE_ENV = [
   'PROMETHEUS_URL',
   'KAFKA_GROUP',
+  'CHECKS_FILE',
   'SKEW_THRESHOLD',
   'MIN_CONSUMERS',
   'PORT',
@@ -36,6 +37,9 @@ const PROBE_ENV = [
   'QUERY_TIMEOUT',
   'STALE_AFTER',
   'SKEW_FOR',
+  'DRAIN_GRACE',
+  'DRAIN_WINDOW',
+  'DRY_RUN',
   'ON_PROMETHEUS_ERROR',
   'SHUTDOWN_DELAY',
   'PROMETHEUS_BEARER_TOKEN_FILE',
@@ -358,7 +362,7 @@ test('promtool check config accepts monitoring/prometheus.yml and the rules it l
   const { code, output } = run(promtool, ['check', 'config', PROMETHEUS_CONFIG]);
   assert.equal(code, 0, output);
   assert.match(output, /SUCCESS: 1 rule files found/);
-  assert.match(output, /SUCCESS: 4 rules found/);
+  assert.match(output, /SUCCESS: 5 rules found/);
 });
 
 test('compose: every environment variable is one the probe reads or belongs to the service that has it', (t) => {
