@@ -3,7 +3,7 @@
 import { PROMETHEUS_ERROR_CODES } from './errors.js';
 import { DURATION_BUCKETS_S } from './monitor.js';
 import { judgedOf, readiness, type ProbeView } from './render.js';
-import { CHECK_STATES } from './verdict.js';
+import { CHECK_STATES, type JudgedCheck } from './verdict.js';
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -55,8 +55,8 @@ export function renderMetrics(view: ProbeView): string {
   for (const [name, metric, help] of seedGauges) {
     const gauge = family(metric, 'gauge', help);
     for (const check of view.checks.filter((one) => one.name === name)) {
-      const value = judged.get(check.id)?.record.observation?.value;
-      if (value !== undefined && value !== null) gauge.sample(metric, { consumergroup: check.group }, value);
+      const value = currentValue(judged.get(check.id));
+      if (value !== null) gauge.sample(metric, { consumergroup: check.group }, value);
     }
   }
 
@@ -73,8 +73,8 @@ export function renderMetrics(view: ProbeView): string {
     for (const code of ERROR_CODES) {
       errors.sample('crm_events_health_check_errors_total', { ...labels, code }, stats?.errors.get(code) ?? 0);
     }
-    const observed = judgedCheck?.record.observation?.value;
-    if (observed !== undefined && observed !== null) value.sample('crm_events_health_check_value', labels, observed);
+    const observed = currentValue(judgedCheck);
+    if (observed !== null) value.sample('crm_events_health_check_value', labels, observed);
     if (check.comparison === 'range') {
       threshold.sample('crm_events_health_check_threshold', { ...labels, bound: 'min' }, check.min);
       threshold.sample('crm_events_health_check_threshold', { ...labels, bound: 'max' }, check.max);
@@ -118,6 +118,15 @@ export function renderMetrics(view: ProbeView): string {
   );
 
   return `${families.map((f) => f.lines.join('\n')).join('\n')}\n`;
+}
+
+/**
+ * The value a gauge may export: none once the check is unknown, since an answer older than STALE_AFTER exported as
+ * current would keep alerts and dashboards on a number nobody has seen for minutes (the state says unknown).
+ */
+function currentValue(judged: JudgedCheck | undefined): number | null {
+  if (judged === undefined || judged.state === 'unknown') return null;
+  return judged.record.observation?.value ?? null;
 }
 
 /** The text format's escaping of label values: backslash, double quote and line feed. */
