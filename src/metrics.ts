@@ -45,6 +45,12 @@ export function renderMetrics(view: ProbeView): string {
       status.sample('crm_events_health_status', { consumergroup: name }, one.healthy ? 1 : 0);
     }
   }
+  // As Prometheus' own prometheus_config_last_reload_successful: a refused SIGHUP must be alertable, not only logged.
+  family('crm_events_health_config_last_reload_successful', 'gauge', '0 when the last SIGHUP reload was refused (the old checks stay); 1 otherwise.').sample(
+    'crm_events_health_config_last_reload_successful',
+    {},
+    view.reload?.ok === false ? 0 : 1,
+  );
   family('crm_events_health_dry_run', 'gauge', '1 when DRY_RUN is on: /ready answers 200 whatever the verdict.').sample('crm_events_health_dry_run', {}, view.config.dryRun ? 1 : 0);
 
   // The seed's two gauges, named as the seed names them.

@@ -77,7 +77,7 @@ export interface Monitor {
   evaluate(): Promise<Snapshot | null>;
   current(): Snapshot | null;
   /**
-   * New checks (a reload): an evaluation in flight is cancelled, a check whose definition is unchanged keeps its
+   * New checks (a reload): an evaluation in flight is cancelled, a check with the same id and query keeps its
    * history (its `for`, `keepFor` and drain clocks, its counters), and the new set is evaluated at once.
    */
   replaceChecks(checks: readonly CheckDefinition[]): Promise<Snapshot | null>;
@@ -245,8 +245,14 @@ export function createMonitor(options: MonitorOptions): Monitor {
     async replaceChecks(checks) {
       abort?.abort();
       await inFlight?.catch(() => undefined);
-      const kept = new Map(records.map((record) => [JSON.stringify(record.check), record]));
-      records = checks.map((check) => kept.get(JSON.stringify(check)) ?? newRecord(check));
+      // History is kept by what the check asks, as Prometheus keeps an alert's by its name and labels: editing a
+      // threshold or a message must not turn a firing check back into a pending one.
+      const key = (check: CheckDefinition): string => `${check.id}\u0000${check.query}`;
+      const kept = new Map(records.map((record) => [key(record.check), record]));
+      records = checks.map((check) => {
+        const previous = kept.get(key(check));
+        return previous === undefined ? newRecord(check) : { ...previous, check };
+      });
       stats = new Map(checks.map((check) => [check.id, stats.get(check.id) ?? newStats()]));
       return evaluate();
     },

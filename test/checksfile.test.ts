@@ -629,6 +629,7 @@ test('SIGHUP reloads the checks file: new checks at once; a broken file keeps th
   assert.equal(readyBroken.status, 500);
   assert.equal(json<ReadyBody>(readyBroken).message, 'Too few consumers: 3 < 5');
   assert.equal((await httpRequest(port, '/health')).status, 200);
+  assert.match((await httpRequest(port, '/metrics')).body, /^crm_events_health_config_last_reload_successful 0$/m, 'alertable, not only logged');
   assert.ok(alive(probe), 'the process is still up after a failed reload');
   assert.equal(probe.logs().filter((line) => line.event === 'reloaded').length, 1, 'no second reloaded line for the broken file');
 

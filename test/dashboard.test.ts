@@ -24,6 +24,7 @@ const PROBE_FAMILIES: Readonly<Record<string, 'gauge' | 'counter' | 'histogram'>
   crm_events_health_skew_ratio: 'gauge',
   crm_events_health_consumer_count: 'gauge',
   crm_events_health_dry_run: 'gauge',
+  crm_events_health_config_last_reload_successful: 'gauge',
   crm_events_health_check_errors_total: 'counter',
   crm_events_health_check_value: 'gauge',
   crm_events_health_check_threshold: 'gauge',

@@ -227,9 +227,9 @@ test('the rate does not drift when timers fire late', async (t) => {
   await stopping;
 });
 
-test('replaceChecks: an unchanged check keeps its history, a changed one starts afresh, the new set is evaluated at once', async () => {
-  const { monitor, state } = setup();
-  state.answer = (promql) => Promise.resolve(vector(promql.includes('skew') ? 9 : 3));
+test('replaceChecks: a check with the same id and query keeps its history, another starts afresh, all evaluated at once', async () => {
+  const { monitor, state, clock } = setup();
+  state.answer = (promql) => Promise.resolve(vector(promql.includes('skew') || promql === 'other' ? 9 : 3));
   await monitor.evaluate();
   const before = monitor.current()!;
   const skewStats = before.stats.get('skew_ratio')!;
@@ -242,6 +242,14 @@ test('replaceChecks: an unchanged check keeps its history, a changed one starts 
   assert.deepEqual(after.verdict.checks.map((c) => [c.record.check.id, c.state]), [['skew_ratio', 'fail'], ['consumer_count', 'fail']]);
   assert.equal(after.stats.get('skew_ratio'), skewStats, 'counters carried over');
   assert.equal(after.verdict.message, 'Hot-key skew high: 9x; Too few consumers: 3 < 5');
+  const firingSince = after.verdict.checks[0]!.record.damping.breachSinceMs;
+  const withFor = { ...skew, forMs: 60_000, failMessage: 'skew {value}' } as CheckDefinition;
+  const edited = (await monitor.replaceChecks([withFor, stricter]))!;
+  assert.deepEqual([edited.verdict.checks[0]!.state, edited.verdict.checks[0]!.record.damping.breachSinceMs], ['fail', firingSince], 'still firing: an edit is no new breach');
+  const moved = { ...skew, query: 'other' } as CheckDefinition;
+  await clock.advance(5_000);
+  const fresh = (await monitor.replaceChecks([moved]))!;
+  assert.notEqual(fresh.verdict.checks[0]!.record.damping.breachSinceMs, firingSince, 'a new query is a new breach');
 
   const only = (await monitor.replaceChecks([stricter]))!;
   assert.deepEqual(only.verdict.checks.map((c) => c.record.check.id), ['consumer_count']);
