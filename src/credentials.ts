@@ -1,5 +1,6 @@
 // Credentials and TLS material for Prometheus, from the files the configuration names. Secret files are read
 // again for every query, so a rotated Kubernetes token or password keeps working without a restart.
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import type { Connection } from './config.js';
@@ -51,6 +52,12 @@ export function tlsOptions(connection: Connection, readFile: (path: string) => s
     ...(connection.certFile === null || connection.keyFile === null ? {} : { cert: readFile(connection.certFile), key: readFile(connection.keyFile) }),
     rejectUnauthorized: !connection.insecureSkipVerify,
   };
+  // createSecureContext skips CA certificates it cannot parse without a word: every one is parsed here, so a
+  // truncated or mangled bundle is refused instead of failing every handshake later.
+  if (options.ca !== undefined) {
+    const problem = unparsableCertificates(options.ca);
+    if (problem !== null) throw new ConfigError([{ variable: 'PROMETHEUS_CA_FILE', value: connection.caFile!, expected: `PEM CA certificates that parse (${problem})` }]);
+  }
   try {
     createSecureContext(options);
   } catch (error) {
@@ -59,4 +66,18 @@ export function tlsOptions(connection: Connection, readFile: (path: string) => s
     throw new ConfigError([{ variable, value, expected: `PEM that parses and matches (${(error as Error).message})` }]);
   }
   return options;
+}
+
+/** Why a PEM bundle is not a list of certificates that parse, or null when it is. */
+function unparsableCertificates(pem: string): string | null {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) return 'no CERTIFICATE block';
+  for (const [index, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      return `certificate ${index + 1} of ${blocks.length}: ${(error as Error).message}`;
+    }
+  }
+  return null;
 }

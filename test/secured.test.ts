@@ -3,7 +3,7 @@
 // credentials. Secrets must never appear in anything the probe prints or serves.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -64,8 +64,8 @@ async function everythingShown(probe: Probe, port: number): Promise<string> {
   return [probe.stdout(), probe.stderr(), ...bodies.map((b) => `${JSON.stringify(b.headers)}${b.body}`)].join('\n');
 }
 
-test('TLS with a private CA, client certificates and basic auth, against the real Prometheus', async (t) => {
-  if (requireBinary(t, 'prometheus') === undefined) return;
+/** The real Prometheus behind TLS (client certificates required) and basic auth, and the settings that reach it. */
+async function securedPrometheus(t: TestContext) {
   const pki = makePki(t);
   const passwordFile = join(pki.dir, 'password');
   writeFileSync(passwordFile, `${PASSWORD}\n`);
@@ -85,10 +85,8 @@ test('TLS with a private CA, client certificates and basic auth, against the rea
   exporter.setMembers('crm-events-sse', 3);
   const prometheus = await startPrometheus({ scrapeTargets: [exporter.target], ruleFiles: [RULES], webConfigFile: webConfig });
   t.after(() => prometheus.close());
-  const url = `https://127.0.0.1:${prometheus.port}`;
-
   const secure = {
-    PROMETHEUS_URL: url,
+    PROMETHEUS_URL: `https://127.0.0.1:${prometheus.port}`,
     PROMETHEUS_CA_FILE: pki.ca,
     PROMETHEUS_CERT_FILE: pki.clientCert,
     PROMETHEUS_KEY_FILE: pki.clientKey,
@@ -96,6 +94,12 @@ test('TLS with a private CA, client certificates and basic auth, against the rea
     PROMETHEUS_PASSWORD_FILE: passwordFile,
     PROMETHEUS_HEADERS: 'X-Scope-OrgID=tenant-secret-id',
   };
+  return { pki, prometheus, secure, wrongPasswordFile };
+}
+
+test('TLS with a private CA, client certificates and basic auth, against the real Prometheus', async (t) => {
+  if (requireBinary(t, 'prometheus') === undefined) return;
+  const { pki, prometheus, secure, wrongPasswordFile } = await securedPrometheus(t);
   const cases: { name: string; env: Record<string, string>; expect: string | null }[] = [
     { name: 'right credentials', env: secure, expect: null },
     { name: 'wrong password', env: { ...secure, PROMETHEUS_PASSWORD_FILE: wrongPasswordFile }, expect: 'PROM_AUTH' },
@@ -143,7 +147,44 @@ test('TLS with a private CA, client certificates and basic auth, against the rea
   );
 });
 
-test('a key that does not match its certificate stops start-up with exit 2', async (t) => {
+test('SIGHUP re-reads the TLS files: a replaced CA is trusted; a CA file that does not parse changes nothing', async (t) => {
+  if (requireBinary(t, 'prometheus') === undefined) return;
+  const { pki, secure } = await securedPrometheus(t);
+  const caFile = join(pki.dir, 'rotating-ca.crt');
+  copyFileSync(pki.otherCa, caFile);
+  const port = await freePort();
+  const probe = startProbe([], { ...FAST, ...secure, PROMETHEUS_CA_FILE: caFile, PORT: String(port) });
+  t.after(() => probe.kill());
+  const tlsError = async (seen: (value: unknown) => void) => {
+    const status = await statusOf(port);
+    seen(status.prometheus);
+    return status.prometheus.last_error?.code === 'PROM_TLS' && status.prometheus.reachable === false ? true : undefined;
+  };
+  await waitFor('the wrong CA refused', tlsError, { timeoutMs: 15_000 });
+
+  // The CA that signed Prometheus' certificate arrives (a cert-manager rotation, say); the probe is told.
+  copyFileSync(pki.ca, caFile);
+  probe.child.kill('SIGHUP');
+  await probe.waitForLog('reloaded');
+  await waitFor('Prometheus reached after the reload', async (seen) => {
+    const status = await statusOf(port);
+    seen(status.prometheus);
+    return status.prometheus.reachable === true ? true : undefined;
+  }, { timeoutMs: 15_000 });
+
+  // Half-written PEM: refused, the working client stays.
+  writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n');
+  probe.child.kill('SIGHUP');
+  const failed = await probe.waitForLog('reload_failed');
+  assert.match(String(failed.error), /PROMETHEUS_CA_FILE/);
+  const status = JSON.parse((await httpRequest(port, '/status')).body) as { reload: { ok: boolean }; prometheus: { reachable: boolean } };
+  assert.equal(status.reload.ok, false);
+  await new Promise((resolve) => setTimeout(resolve, 1_000)); // three intervals on the old client
+  assert.equal((await statusOf(port)).prometheus.reachable, true, 'still asking with the old, working TLS settings');
+  assert.equal(probe.child.exitCode, null);
+});
+
+test('a key that does not match its certificate, or a CA that does not parse, stops start-up with exit 2', async (t) => {
   const pki = makePki(t);
   const probe = startProbe([], {
     PROMETHEUS_URL: 'https://127.0.0.1:9',
@@ -154,6 +195,13 @@ test('a key that does not match its certificate stops start-up with exit 2', asy
   assert.equal(await probe.exited, 2);
   assert.match(probe.stderr(), /^invalid configuration: PROMETHEUS_KEY_FILE=/m);
   assert.equal(probe.logs().filter((line) => line.event === 'listening').length, 0);
+
+  // Node's TLS would skip a CA certificate that does not parse without a word, and every handshake would fail.
+  const mangled = join(pki.dir, 'mangled-ca.crt');
+  writeFileSync(mangled, `${readFileSync(pki.ca, 'utf8')}-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n`);
+  const badCa = startProbe([], { PROMETHEUS_URL: 'https://127.0.0.1:9', PORT: String(await freePort()), PROMETHEUS_CA_FILE: mangled });
+  assert.equal(await badCa.exited, 2);
+  assert.match(badCa.stderr(), /^invalid configuration: PROMETHEUS_CA_FILE=".*mangled-ca\.crt": expected PEM CA certificates that parse \(certificate 2 of 2: /m);
 });
 
 test('a bearer token file is read again for every query, so a rotated token keeps working', async (t) => {
