@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { httpRequest, type Answer } from './helpers/http.js';
-import { startProbe, type Probe } from './helpers/process.js';
+import { launchProbe, startProbe, type Probe } from './helpers/process.js';
 import {
   freePort,
   instantVector,
@@ -94,19 +94,7 @@ function writeChecks(path: string, checks: readonly Record<string, unknown>[]): 
   writeFileSync(path, `${JSON.stringify({ checks }, null, 2)}\n`);
 }
 
-async function launch(t: TestContext, env: Record<string, string>): Promise<{ probe: Probe; port: number }> {
-  const port = await freePort();
-  const probe = startProbe([], {
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    CHECK_INTERVAL: '500ms',
-    QUERY_TIMEOUT: '400ms',
-    STALE_AFTER: '5s',
-    ...env,
-  });
-  t.after(() => probe.kill());
-  return { probe, port };
-}
+const launch = launchProbe;
 
 /** GET (bounded) until `accept` returns something; the timeout error shows the last answer. */
 function until<T>(port: number, path: string, what: string, accept: (answer: Answer) => T | undefined, timeoutMs = 15_000, headers?: Record<string, string>): Promise<T> {

@@ -9,7 +9,7 @@ import { createServer, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { getJson, httpRequest } from './helpers/http.js';
-import { startProbe, type Probe } from './helpers/process.js';
+import { launchProbe, startProbe, type Probe } from './helpers/process.js';
 import { freePort, instantVector, requireBinary, startExporter, startPrometheus, waitFor, type FakeExporter } from './helpers/real-prometheus.js';
 
 const RULES = fileURLToPath(new URL('../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
@@ -56,18 +56,7 @@ async function stack(t: TestContext, env: Record<string, string> = {}) {
   balanced(exporter);
   const prometheus = await startPrometheus({ scrapeTargets: [exporter.target], ruleFiles: [RULES] });
   t.after(() => prometheus.close());
-  const port = await freePort();
-  const probe = startProbe([], {
-    PROMETHEUS_URL: prometheus.url,
-    KAFKA_GROUP: GROUP,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    CHECK_INTERVAL: '500ms',
-    QUERY_TIMEOUT: '400ms',
-    STALE_AFTER: '5s',
-    ...env,
-  });
-  t.after(() => probe.kill());
+  const { probe, port } = await launchProbe(t, { PROMETHEUS_URL: prometheus.url, KAFKA_GROUP: GROUP, ...env });
   return { exporter, prometheus, probe, port };
 }
 

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { getJson, httpRequest } from './helpers/http.js';
-import { startProbe, type Probe } from './helpers/process.js';
-import { freePort, requireBinary, startExporter, startPrometheus, waitFor, type FakeExporter } from './helpers/real-prometheus.js';
+import { launchProbe, type Probe } from './helpers/process.js';
+import { requireBinary, startExporter, startPrometheus, waitFor, type FakeExporter } from './helpers/real-prometheus.js';
 
 const RULES = fileURLToPath(new URL('../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
 const TOPIC = 'aetherlink.events';
@@ -24,21 +24,7 @@ async function stack(t: TestContext, group: string, env: Record<string, string> 
   if (hotFromTheStart) exporter.setLag(group, TOPIC, 0, 400);
   const prometheus = await startPrometheus({ scrapeTargets: [exporter.target], ruleFiles: [RULES] });
   t.after(() => prometheus.close());
-  const launch = async (): Promise<{ probe: Probe; port: number }> => {
-    const port = await freePort();
-    const probe = startProbe([], {
-      PROMETHEUS_URL: prometheus.url,
-      KAFKA_GROUP: group,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      CHECK_INTERVAL: '500ms',
-      QUERY_TIMEOUT: '400ms',
-      STALE_AFTER: '5s',
-      ...env,
-    });
-    t.after(() => probe.kill());
-    return { probe, port };
-  };
+  const launch = (): Promise<{ probe: Probe; port: number }> => launchProbe(t, { PROMETHEUS_URL: prometheus.url, KAFKA_GROUP: group, ...env });
   return { exporter, prometheus, launch };
 }
 

@@ -2,15 +2,22 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import { defaultChecks } from '../src/checks.js';
-import { loadConfig, type Environment } from '../src/config.js';
-import type { QueryResult } from '../src/envelope.js';
+import { loadConfig, type Config, type Environment } from '../src/config.js';
+import type { QueryResult, Sample } from '../src/envelope.js';
 import { createMonitor } from '../src/monitor.js';
 import { createProbeServer } from '../src/server.js';
 import { fakeClock } from './helpers/clock.js';
 import { getJson, httpRequest } from './helpers/http.js';
 
 /** A probe server on a real socket, fed by a monitor whose Prometheus answers `values`. */
-async function probe(t: TestContext, values: { skew: number[]; consumers: number[] }, env: Environment = {}) {
+function probe(t: TestContext, values: { skew: number[]; consumers: number[] }, env: Environment = {}) {
+  return harness(t, env, (promql, config) =>
+    (promql.includes('skew') ? values.skew : values.consumers).map((value, i) => ({ value, labels: { consumergroup: config.group, topic: `t${i}` } })),
+  );
+}
+
+/** A probe server on a real socket, fed by a monitor with a fake clock whose Prometheus answers `answer(query)`. */
+async function harness(t: TestContext, env: Environment, answer: (promql: string, config: Config) => Sample[]) {
   const config = loadConfig(env);
   const checks = defaultChecks(config);
   const clock = fakeClock();
@@ -20,13 +27,7 @@ async function probe(t: TestContext, values: { skew: number[]; consumers: number
   });
   const monitor = createMonitor({
     checks,
-    client: {
-      query: async (promql): Promise<QueryResult> => ({
-        resultType: 'vector',
-        samples: (promql.includes('skew') ? values.skew : values.consumers).map((value, i) => ({ value, labels: { consumergroup: config.group, topic: `t${i}` } })),
-        warnings: [],
-      }),
-    },
+    client: { query: async (promql): Promise<QueryResult> => ({ resultType: 'vector', samples: answer(promql, config), warnings: [] }) },
     intervalMs: config.checkIntervalMs,
     staleAfterMs: config.staleAfterMs,
     onPrometheusError: config.onPrometheusError,
@@ -178,25 +179,11 @@ test('/metrics is the text format, served from the cache', async (t) => {
   assert.match(answer.body, /^crm_events_health_consumer_count\{consumergroup="crm-events-sse"\} 3$/m);
 });
 
-/** Like probe(), but Prometheus' answer is a function of the query (several groups, drains). */
-async function probeAnswering(t: TestContext, env: Environment, answer: (promql: string) => number[]) {
-  const config = loadConfig(env);
-  const checks = defaultChecks(config);
-  const clock = fakeClock();
-  const server = createProbeServer({ view: { phase: 'starting', snapshot: null, config, checks, version: '9.9.9', startedAtMs: clock.now() }, now: clock.now });
-  const monitor = createMonitor({
-    checks,
-    client: { query: async (promql): Promise<QueryResult> => ({ resultType: 'vector', samples: answer(promql).map((value) => ({ value, labels: { topic: 't' } })), warnings: [] }) },
-    intervalMs: config.checkIntervalMs,
-    staleAfterMs: config.staleAfterMs,
-    onPrometheusError: config.onPrometheusError,
-    clock,
-    onUpdate: (snapshot) => server.update(snapshot),
-  });
-  const address: AddressInfo = await server.listen(0, '127.0.0.1');
-  t.after(() => server.close(100));
+/** An evaluated probe whose Prometheus answers one series, labelled topic="t", per value of `answer(query)`. */
+async function probeAnswering(t: TestContext, env: Environment, answer: (promql: string) => number[]): Promise<number> {
+  const { port, monitor } = await harness(t, env, (promql) => answer(promql).map((value) => ({ value, labels: { topic: 't' } })));
   await monitor.evaluate();
-  return address.port;
+  return port;
 }
 
 // orders is healthy; billing has one consumer.

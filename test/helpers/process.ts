@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './real-prometheus.js';
 
 export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
@@ -58,4 +59,15 @@ export function startProbe(args: string[], env: Record<string, string>): Probe {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
   };
+}
+
+/** The timing the integration tests run the probe with: fast enough for a test, slow enough for a busy machine. */
+export const FAST_TIMING = { HOST: '127.0.0.1', CHECK_INTERVAL: '500ms', QUERY_TIMEOUT: '400ms', STALE_AFTER: '5s' } as const;
+
+/** The compiled probe on a free loopback port with FAST_TIMING (overridable by `env`), killed after the test. */
+export async function launchProbe(t: { after(fn: () => void): void }, env: Record<string, string>): Promise<{ probe: Probe; port: number }> {
+  const port = await freePort();
+  const probe = startProbe([], { ...FAST_TIMING, PORT: String(port), ...env });
+  t.after(() => probe.kill());
+  return { probe, port };
 }
