@@ -9,7 +9,7 @@ import { createServer, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { getJson, httpRequest } from './helpers/http.js';
-import { launchProbe, startProbe, type Probe } from './helpers/process.js';
+import { launchProbe, readyBecomes, type ReadyBody, startProbe, type Probe } from './helpers/process.js';
 import { freePort, instantVector, requireBinary, startExporter, startPrometheus, waitFor, type FakeExporter } from './helpers/real-prometheus.js';
 
 const RULES = fileURLToPath(new URL('../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
@@ -21,15 +21,6 @@ const TREND = `deriv(kafka:group_max_lag{consumergroup="${GROUP}"}[10s])`;
 // Short windows: Prometheus scrapes and evaluates every second (the helper's default), the probe reads the trend
 // over 10 s (DRAIN_WINDOW's minimum is 5 s) and evaluates twice a second.
 const DRAIN_ENV = { DRAIN_WINDOW: '10s' } as const;
-
-interface Ready {
-  healthy: boolean;
-  message: string;
-  verdict: string;
-  checks?: Record<string, string>;
-  dry_run?: boolean;
-  would_be_status_code?: number;
-}
 
 interface Status {
   healthy: boolean;
@@ -95,19 +86,6 @@ function hotPartition(t: TestContext, exporter: FakeExporter, start: number) {
   };
 }
 
-/** Polls /ready until it answers `status` with a message matching `message`. */
-function readyBecomes(port: number, status: number, message: RegExp, timeoutMs = 20_000): Promise<Ready> {
-  return waitFor(
-    `/ready ${status} ${message}`,
-    async (seen) => {
-      const answer = await httpRequest(port, '/ready');
-      seen(`${answer.status} ${answer.body}`);
-      const body = JSON.parse(answer.body) as Ready;
-      return answer.status === status && message.test(body.message) ? body : undefined;
-    },
-    { timeoutMs, intervalMs: 200 },
-  );
-}
 
 async function status(port: number): Promise<Status> {
   const answer = await getJson<Status>(port, '/status');
@@ -197,7 +175,7 @@ test('drain: hot key /ready 500, scale-out and a falling lag /ready 200 (drainin
     await new Promise((resolve) => setTimeout(resolve, 500));
     const answer = await httpRequest(port, '/ready');
     assert.equal(answer.status, 200, answer.body);
-    assert.match((JSON.parse(answer.body) as Ready).message, draining('5m'));
+    assert.match((JSON.parse(answer.body) as ReadyBody).message, draining('5m'));
   }
   assert.ok(hot.lag < fallingFrom - 200 && hot.lag > FLOOR, `the lag fell from ${fallingFrom} to ${hot.lag} and is still hot`);
   assert.ok((await trend(prometheus.url))! < 0);
@@ -268,7 +246,7 @@ test('drain: DRAIN_GRACE=0s turns it off; a falling hot partition still fails /r
   for (let i = 0; i < 8; i += 1) {
     const answer = await httpRequest(port, '/ready');
     assert.equal(answer.status, 500, answer.body);
-    assert.match((JSON.parse(answer.body) as Ready).message, HOT);
+    assert.match((JSON.parse(answer.body) as ReadyBody).message, HOT);
     await new Promise((resolve) => setTimeout(resolve, 400));
   }
   const after = await status(port);
@@ -368,7 +346,7 @@ test('dry run: /ready is 200 while starting, with would_be_status_code 503', asy
     async (seen) => {
       const answer = await httpRequest(port, '/ready');
       seen(`${answer.status} ${answer.body}`);
-      return { status: answer.status, body: JSON.parse(answer.body) as Ready };
+      return { status: answer.status, body: JSON.parse(answer.body) as ReadyBody };
     },
     { timeoutMs: 10_000, intervalMs: 50 },
   );

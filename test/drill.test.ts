@@ -4,17 +4,11 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { getJson, httpRequest } from './helpers/http.js';
-import { launchProbe, type Probe } from './helpers/process.js';
-import { requireBinary, startExporter, startPrometheus, waitFor, type FakeExporter } from './helpers/real-prometheus.js';
+import { launchProbe, readyBecomes, type Probe } from './helpers/process.js';
+import { requireBinary, startExporter, startPrometheus, type FakeExporter } from './helpers/real-prometheus.js';
 
 const RULES = fileURLToPath(new URL('../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
 const TOPIC = 'aetherlink.events';
-
-interface Ready {
-  healthy: boolean;
-  message: string;
-  verdict: string;
-}
 
 /** Exporter, real Prometheus and the compiled probe, all on loopback; everything is stopped after the test. */
 async function stack(t: TestContext, group: string, env: Record<string, string> = {}, hotFromTheStart = false) {
@@ -33,19 +27,6 @@ function balanced(exporter: FakeExporter, group: string): void {
   exporter.setMembers(group, 3);
 }
 
-/** Polls /ready until it answers `status` with a message matching `message`. */
-function readyBecomes(port: number, status: number, message: RegExp, timeoutMs = 20_000): Promise<Ready> {
-  return waitFor(
-    `/ready ${status} ${message}`,
-    async (seen) => {
-      const answer = await httpRequest(port, '/ready');
-      seen(`${answer.status} ${answer.body}`);
-      const body = JSON.parse(answer.body) as Ready;
-      return answer.status === status && message.test(body.message) ? body : undefined;
-    },
-    { timeoutMs, intervalMs: 200 },
-  );
-}
 
 test('drill: a hot key turns /ready 500, the drain turns it 200; likewise for the consumer count', async (t) => {
   if (requireBinary(t, 'prometheus') === undefined) return;

@@ -2,7 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './real-prometheus.js';
+import { httpRequest } from './http.js';
+import { freePort, waitFor } from './real-prometheus.js';
 
 export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
@@ -70,4 +71,29 @@ export async function launchProbe(t: { after(fn: () => void): void }, env: Recor
   const probe = startProbe([], { ...FAST_TIMING, PORT: String(port), ...env });
   t.after(() => probe.kill());
   return { probe, port };
+}
+
+/** /ready's body, as the integration tests read it. */
+export interface ReadyBody {
+  healthy: boolean;
+  message: string;
+  verdict: string;
+  checks?: Record<string, string>;
+  groups?: Record<string, string>;
+  dry_run?: boolean;
+  would_be_status_code?: number;
+}
+
+/** Polls /ready (bounded) until it answers `status` with a message matching `message`. */
+export function readyBecomes(port: number, status: number, message: RegExp, timeoutMs = 20_000): Promise<ReadyBody> {
+  return waitFor(
+    `/ready ${status} ${message}`,
+    async (seen) => {
+      const answer = await httpRequest(port, '/ready');
+      seen(`${answer.status} ${answer.body}`);
+      const body = JSON.parse(answer.body) as ReadyBody;
+      return answer.status === status && message.test(body.message) ? body : undefined;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
 }
