@@ -24,7 +24,7 @@ const SCENARIO: readonly Phase[] = [
   { name: 'healthy: lag spread evenly over 8 partitions', skew: [1.2, 1.3], consumers: 3 },
   { name: 'hot key: one partition holds most of the lag', skew: [5.2, 6.8], consumers: 3 },
   { name: 'consumer crash: only one member left', skew: [6.8, 6.8], consumers: 1 },
-  { name: 'scale-out: the hot partition drains', skew: [6.8, 1.4], consumers: 3 },
+  { name: 'scale-out: the hot partition drains (a falling lag holds /ready at 200, for up to DRAIN_GRACE)', skew: [6.8, 1.4], consumers: 3 },
   { name: 'healthy again', skew: [1.3, 1.2], consumers: 3 },
 ];
 
@@ -46,19 +46,23 @@ function current(): { phase: Phase; index: number; skew: number; cycle: number }
   return { phase, index, skew: phase.skew[0] + (phase.skew[1] - phase.skew[0]) * progress, cycle: Math.floor(step / SCENARIO.length) };
 }
 
-// The simulated Prometheus: answers the two recorded series as the real rules would.
+// The simulated Prometheus: answers the two recorded series as the real rules would, and the slope of the hot
+// partition's lag (the drain signal): rising during the hot key, falling during the scale-out.
+const SLOPE_PER_PHASE = [0, 40, 0, -55, 0];
 const prometheus = createServer((req, res) => {
   let body = '';
   req.on('data', (chunk: Buffer) => (body += chunk.toString()));
   req.on('end', () => {
     const query = new URLSearchParams(body).get('query') ?? '';
-    const { phase, skew } = current();
+    const { phase, index, skew } = current();
     const at = Date.now() / 1000;
     const result = query.includes('kafka:group_skew_ratio')
       ? [{ metric: { consumergroup: 'crm-events-sse', topic: 'aetherlink.events' }, value: [at, skew.toFixed(3)] }]
       : query.includes('kafka:group_consumer_count')
         ? [{ metric: { consumergroup: 'crm-events-sse' }, value: [at, String(phase.consumers)] }]
-        : [];
+        : query.startsWith('deriv(kafka:group_max_lag')
+          ? [{ metric: { consumergroup: 'crm-events-sse', topic: 'aetherlink.events' }, value: [at, String(SLOPE_PER_PHASE[index])] }]
+          : [];
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result } }));
   });
