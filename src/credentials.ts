@@ -1,10 +1,13 @@
 // Credentials and TLS material for Prometheus, from the files the configuration names. Secret files are read
 // again for every query, so a rotated Kubernetes token or password keeps working without a restart.
-import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createSecureContext } from 'node:tls';
 import type { Connection } from './config.js';
 import { ConfigError } from './errors.js';
+
+// node:tls and node:crypto take ~6 ms to load, before the server listens (start-up is benchmarked), and most
+// sites configure no TLS files: they are loaded only when there is TLS material to check.
+const tls = (): typeof import('node:tls') => process.getBuiltinModule('node:tls');
+const crypto = (): typeof import('node:crypto') => process.getBuiltinModule('node:crypto');
 
 /** What the undici Agent needs to trust Prometheus and prove who we are. */
 export interface TlsOptions {
@@ -59,7 +62,7 @@ export function tlsOptions(connection: Connection, readFile: (path: string) => s
     if (problem !== null) throw new ConfigError([{ variable: 'PROMETHEUS_CA_FILE', value: connection.caFile!, expected: `PEM CA certificates that parse (${problem})` }]);
   }
   try {
-    createSecureContext(options);
+    tls().createSecureContext(options);
   } catch (error) {
     const variable = connection.certFile !== null && /key|cert/i.test(String(error)) ? 'PROMETHEUS_KEY_FILE' : 'PROMETHEUS_CA_FILE';
     const value = variable === 'PROMETHEUS_KEY_FILE' ? connection.keyFile! : connection.caFile ?? '';
@@ -74,7 +77,7 @@ function unparsableCertificates(pem: string): string | null {
   if (blocks.length === 0) return 'no CERTIFICATE block';
   for (const [index, block] of blocks.entries()) {
     try {
-      new X509Certificate(block);
+      new (crypto().X509Certificate)(block);
     } catch (error) {
       return `certificate ${index + 1} of ${blocks.length}: ${(error as Error).message}`;
     }
