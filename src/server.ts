@@ -34,7 +34,8 @@ export const SERVER_LIMITS = {
   idleTimeoutMs: 10_000,
   // Node answers pipelined requests a whole socket read (64 KiB, ~1,000 requests) at a time and keeps the answers a
   // client has not taken: one that pipelines and never reads pinned ~4 MiB, indefinitely. Past this many
-  // unanswered requests on one connection it is destroyed. No probe client pipelines at all.
+  // unanswered requests on one connection it is destroyed. No probe client pipelines at all, and only a pipelining
+  // client pays for the count.
   maxPipelinedRequests: 32,
 } as const;
 
@@ -145,8 +146,8 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
     })
     .add('GET', '/metrics', (req, res) => send(req, res, metrics));
 
-  // Unfinished answers per connection; entries go with their sockets.
-  const unanswered = new WeakMap<Socket, number>();
+  // Answers queued behind an unfinished one, per connection; entries go with their sockets.
+  const queued = new WeakMap<Socket, number>();
 
   const server = createServer(
     {
@@ -157,14 +158,19 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
       maxHeaderSize: SERVER_LIMITS.maxHeaderSize,
     },
     (req, res) => {
-      const socket = req.socket;
-      const pending = (unanswered.get(socket) ?? 0) + 1;
-      if (pending > SERVER_LIMITS.maxPipelinedRequests) {
-        socket.destroy();
-        return;
+      // Node gives a response its socket at once unless an earlier answer on that connection is unfinished: only
+      // a pipelining client gets a queued one, so only its requests pay for the count (a listener each).
+      if (res.socket === null) {
+        const socket = req.socket;
+        const behind = (queued.get(socket) ?? 0) + 1;
+        // The unfinished answer and those queued behind it: past maxPipelinedRequests the connection goes.
+        if (behind + 1 > SERVER_LIMITS.maxPipelinedRequests) {
+          socket.destroy();
+          return;
+        }
+        queued.set(socket, behind);
+        res.once('close', () => queued.set(socket, (queued.get(socket) ?? 1) - 1));
       }
-      unanswered.set(socket, pending);
-      res.once('close', () => unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1));
       try {
         const match = router.match(req.method ?? 'GET', req.url ?? '/');
         if (match.kind === 'found') return match.handler(req, res, match.param);
