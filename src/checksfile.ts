@@ -22,7 +22,13 @@ export function parseChecksFile(text: string, options: { readonly several: boole
   try {
     document = JSON.parse(text);
   } catch (error) {
-    return { ok: false, problems: [`JSON (${(error as Error).message})`] };
+    // Node's message may quote the start of the text ('Unexpected token 's', "sk-..." is not valid JSON'): were
+    // the file a secret by mistake, that would reach the log and /status. The quote is cut; a position becomes a
+    // line and column.
+    const message = (error as Error).message
+      .replace(/, .*is not valid JSON$/s, '')
+      .replace(/ at position (\d+)$/, (_, offset: string) => ` at ${lineAndColumn(text, Number(offset))}`);
+    return { ok: false, problems: [`valid JSON (${message})`] };
   }
   if (!isObject(document) || !Array.isArray(document.checks)) return { ok: false, problems: ['an object {"checks": [...]}'] };
   const extra = Object.keys(document).filter((key) => key !== 'checks');
@@ -46,9 +52,7 @@ export function parseChecksFile(text: string, options: { readonly several: boole
     if (name !== undefined) names.add(name);
 
     const query = text_(entry, 'query', problem, true);
-    if (query !== undefined && options.several && !query.includes(GROUP)) {
-      problem('query', `"${GROUP}" where the consumer group goes (KAFKA_GROUP lists several groups), e.g. kafka_consumergroup_members{consumergroup="${GROUP}"}`);
-    }
+    if (query !== undefined) groupPlacement(query, 'query', problem, options.several);
     const bound = parseBound(entry, problem);
     const forMs = duration(entry, 'for', problem);
     const keepForMs = duration(entry, 'keepFor', problem);
@@ -58,6 +62,10 @@ export function parseChecksFile(text: string, options: { readonly several: boole
     const noDataMessage = text_(entry, 'noDataMessage', problem, false);
     const unit = text_(entry, 'unit', problem, false) ?? '';
     const drain = parseDrain(entry.drain, problem, options.several);
+    // A drain is a breach above the bound falling back towards it; below a lower bound, falling is getting worse.
+    if (drain !== null && drain !== undefined && bound !== undefined && bound.comparison !== '<' && bound.comparison !== '<=') {
+      problem('drain', 'only on a check with "<" or "<=" (a value above its bound that falls is draining)');
+    }
 
     if (name === undefined || query === undefined || bound === undefined || forMs === undefined || keepForMs === undefined || drain === undefined) return;
     const shown = bound.comparison === 'range' ? 'outside {threshold}' : `not ${bound.comparison} {threshold}`;
@@ -130,8 +138,41 @@ function parseDrain(value: unknown, problem: Problem, several: boolean): Drain |
   const extra = Object.keys(value).filter((key) => key !== 'query' && key !== 'grace');
   if (extra.length > 0) return problem('drain', `only "query" and "grace" (unknown: ${extra.join(', ')})`);
   const query = typeof value.query === 'string' && value.query.trim() !== '' ? value.query : problem('drain.query', 'a non-empty string');
-  if (query !== undefined && several && !query.includes(GROUP)) problem('drain.query', `"${GROUP}" where the consumer group goes (KAFKA_GROUP lists several groups)`);
+  if (query !== undefined) groupPlacement(query, 'drain.query', problem, several);
   const graceMs = typeof value.grace === 'string' ? parseDuration(value.grace) : undefined;
   if (graceMs === undefined || graceMs <= 0 || graceMs > MAX_TIMER_MS) problem('drain.grace', 'a duration above 0 such as "5m"');
   return query === undefined || graceMs === undefined || graceMs <= 0 || graceMs > MAX_TIMER_MS ? undefined : { query, graceMs };
+}
+
+/**
+ * `{group}` is replaced by the escaped inside of a double-quoted PromQL string, so that is the only place it may
+ * stand: in single quotes or backticks the escaping would be wrong, in a `#` comment it would do nothing. With
+ * several groups every query must use it, or each group would be judged by the same series.
+ */
+function groupPlacement(query: string, field: string, problem: Problem, several: boolean): void {
+  let quote: string | null = null;
+  let uses = 0;
+  for (let i = 0; i < query.length; i += 1) {
+    const char = query[i]!;
+    if (query.startsWith(GROUP, i)) {
+      if (quote !== '"') return void problem(field, `"${GROUP}" only inside a double-quoted string, e.g. {consumergroup="${GROUP}"}`);
+      uses += 1;
+      i += GROUP.length - 1;
+    } else if (quote === null) {
+      if (char === '#') {
+        const end = query.indexOf('\n', i);
+        i = end === -1 ? query.length : end; // a comment: nothing in it counts
+      } else if (char === '"' || char === "'" || char === '`') quote = char;
+    } else if (char === '\\' && quote !== '`') i += 1;
+    else if (char === quote) quote = null;
+  }
+  if (several && uses === 0) {
+    problem(field, `"${GROUP}" where the consumer group goes (KAFKA_GROUP lists several groups), e.g. kafka_consumergroup_members{consumergroup="${GROUP}"}`);
+  }
+}
+
+/** "line L, column C" of a string offset, for people. */
+function lineAndColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset).split('\n');
+  return `line ${before.length}, column ${before.at(-1)!.length + 1}`;
 }

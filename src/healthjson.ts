@@ -42,7 +42,8 @@ export function renderHealthJson(view: ProbeView): Rendered {
         const entry = {
           componentId: check.group,
           componentType: 'kafka-consumer-group',
-          observedValue: observation?.value === null || observation === null ? null : finiteOrString(observation.value),
+          // As /metrics: no value for an unknown check, rather than one older than STALE_AFTER.
+          observedValue: observation === null || observation.value === null || judged?.state === 'unknown' ? null : finiteOrString(observation.value),
           observedUnit: check.unit === '' ? undefined : check.unit,
           status: judged === undefined ? 'fail' : checkStatus(judged),
           time: judged?.record.observedAtMs == null ? undefined : new Date(judged.record.observedAtMs).toISOString(),

@@ -101,7 +101,9 @@ async function main(argv: readonly string[]): Promise<void> {
   process.once('SIGINT', onSignal);
   // Node's default for SIGHUP is to exit: here it re-reads CHECKS_FILE and the TLS files instead.
   process.on('SIGHUP', () => {
-    void starting.then((service) => service.reload()).catch(() => undefined);
+    starting
+      .then((service) => service.reload())
+      .catch((error: unknown) => log.log('error', 'reload_failed', { error: error instanceof Error ? error.message : String(error) }));
   });
   try {
     await starting;

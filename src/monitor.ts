@@ -98,6 +98,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
   let verdictKey = 'starting';
   let timer: unknown;
   let running = false;
+  let stopped = false;
   let inFlight: Promise<Snapshot | null> | null = null;
   let abort: AbortController | null = null;
 
@@ -236,6 +237,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
     },
     async stop() {
       running = false;
+      stopped = true;
       if (timer !== undefined) clock.clearTimeout(timer);
       abort?.abort();
       await inFlight?.catch(() => undefined);
@@ -245,6 +247,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
     async replaceChecks(checks) {
       abort?.abort();
       await inFlight?.catch(() => undefined);
+      // Stopped meanwhile (a SIGTERM after the SIGHUP): nothing more is asked of a client about to close.
+      if (stopped) return snapshot;
       // History is kept by what the check asks, as Prometheus keeps an alert's by its name and labels: editing a
       // threshold or a message must not turn a firing check back into a pending one.
       const key = (check: CheckDefinition): string => `${check.id}\u0000${check.query}`;

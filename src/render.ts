@@ -57,7 +57,12 @@ export function select(checks: readonly CheckDefinition[], selection: Selection)
     return { ok: false, statusCode: 400, error: 'unknown_check', message: `Cannot exclude ${list(unknown)}: no such check; checks: ${list(names)}` };
   }
   const inScope = checks.filter((check) => (selection.group === undefined || check.group === selection.group) && (selection.name === undefined || check.name === selection.name));
-  return { ok: true, included: inScope.filter((check) => !exclude.includes(check.name)), excluded: inScope.filter((check) => exclude.includes(check.name)) };
+  const included = inScope.filter((check) => !exclude.includes(check.name));
+  // Nothing left to judge would read as "System healthy" for ever: a probe written that way is a mistake.
+  if (included.length === 0) {
+    return { ok: false, statusCode: 400, error: 'nothing_selected', message: `Every check is excluded (${list(exclude)}): nothing is left to judge` };
+  }
+  return { ok: true, included, excluded: inScope.filter((check) => exclude.includes(check.name)) };
 }
 
 export interface Rendered {

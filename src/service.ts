@@ -81,6 +81,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       server.setReload({ atMs: clock.now(), ok: false, error });
       return { ok: false, error };
     };
+    // Queued before a SIGTERM: give up. (Nothing below awaits before the client is swapped, so no later check.)
+    if (stopping !== undefined) return { ok: false, error: 'shutting down' };
     let next = checks;
     if (config.checksFile !== null && options.checks === undefined) {
       const read = readChecks(config.checksFile, config.groups.length > 1, options.files);
@@ -123,6 +125,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         log.log('info', 'shutdown_begun', { reason, delay_ms: config.shutdownDelayMs });
         server.setPhase('shutting_down');
         await monitor.stop();
+        // A reload under way finishes (or gives up) before the client it may have swapped in is closed.
+        await reloading.catch(() => undefined);
         if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
         await server.close();
         await client.close?.();

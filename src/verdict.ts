@@ -4,7 +4,7 @@
 // at a moment (judgeCheck) applies STALE_AFTER and the error policies; combine() makes one verdict of any set of
 // judged checks, so /ready, /ready?group=, /ready/NAME and ?exclude= all reach theirs the same way.
 import type { ErrorPolicy } from './config.js';
-import { failureMessage, type CheckDefinition, type Observation } from './checks.js';
+import { failureMessage, within, type CheckDefinition, type Observation } from './checks.js';
 import { formatDuration } from './duration.js';
 
 /**
@@ -99,6 +99,8 @@ export function recordAnswer(record: CheckRecord, answer: Answer): CheckRecord {
   const lastData = observation.state === 'no_data' ? record.lastData : observation;
   const effective = effectiveObservation(check, observation, lastData);
   const breach = effective.state === 'fail' || (effective.state === 'no_data' && check.onNoData === 'fail');
+  // A breach that ends while it was draining never failed /ready: its recovery is not held back by keepFor.
+  const damping = !breach && wasDraining(record) ? CALM : advance(record.damping, breach, breach && answer.falling, answer.atMonotonicMs, check);
   return {
     ...record,
     observation,
@@ -107,7 +109,7 @@ export function recordAnswer(record: CheckRecord, answer: Answer): CheckRecord {
     lastData,
     breach,
     falling: breach && answer.falling,
-    damping: advance(record.damping, breach, breach && answer.falling, answer.atMonotonicMs, check),
+    damping,
     consecutiveErrors: 0,
     lastDurationMs: answer.durationMs,
     warnings: answer.warnings,
@@ -119,9 +121,27 @@ export function recordError(record: CheckRecord, error: CheckError, durationMs: 
   return { ...record, lastError: error, consecutiveErrors: record.consecutiveErrors + 1, lastDurationMs: durationMs };
 }
 
-/** onNoData=keepLast: no data stands for the last answer that had data, if there was one. */
+/**
+ * onNoData=keepLast: no data stands for the last answer that had data, if there was one, judged against the
+ * check as it is now (a reload may have moved the threshold since).
+ */
 function effectiveObservation(check: CheckDefinition, observation: Observation, lastData: Observation | null): Observation {
-  return observation.state === 'no_data' && check.onNoData === 'keepLast' && lastData !== null ? lastData : observation;
+  if (observation.state !== 'no_data' || check.onNoData !== 'keepLast' || lastData === null || lastData.value === null) return observation;
+  return { ...lastData, state: within(check, lastData.value) ? 'pass' : 'fail' };
+}
+
+/** Whether the record's last answer was a breach inside its drain grace (so /ready passed). */
+function wasDraining(record: CheckRecord): boolean {
+  const { check, damping } = record;
+  return (
+    check.drain !== null &&
+    record.breach &&
+    record.falling &&
+    damping.firing &&
+    damping.drainSinceMs !== null &&
+    record.observedAtMonotonicMs !== null &&
+    record.observedAtMonotonicMs - damping.drainSinceMs < check.drain.graceMs
+  );
 }
 
 function advance(damping: Damping, breach: boolean, falling: boolean, nowMs: number, check: CheckDefinition): Damping {
@@ -146,6 +166,13 @@ export interface JudgedCheck {
   readonly stale: boolean;
   /** Why the check does not simply pass; null when it does. */
   readonly reason: string | null;
+  /** For an unknown check: the setting that decided it, as the message names it. */
+  readonly policy?: string;
+}
+
+/** The setting that decides an unknown check: its own onError, or ON_PROMETHEUS_ERROR. */
+function policyName(check: CheckDefinition, onPrometheusError: ErrorPolicy): string {
+  return check.onError === null || check.onError === 'keepLast' ? `ON_PROMETHEUS_ERROR=${onPrometheusError}` : `onError=${check.onError}`;
 }
 
 export interface Verdict {
@@ -176,7 +203,7 @@ export function judgeCheck(record: CheckRecord, options: JudgeOptions): JudgedCh
     const cause = record.lastError === null ? 'no answer yet' : `${record.lastError.code}: ${record.lastError.message}`;
     // keepLast with nothing to keep falls back to ON_PROMETHEUS_ERROR.
     const ok = (policy === 'keepLast' ? options.onPrometheusError : policy) === 'pass';
-    return { record, state: 'unknown', ok, stale: false, reason: `Prometheus could not be asked (${cause})` };
+    return { record, state: 'unknown', ok, stale: false, reason: `Prometheus could not be asked (${cause})`, policy: policyName(check, options.onPrometheusError) };
   }
   const stale = record.consecutiveErrors > 0 || !fresh;
   const effective = effectiveObservation(check, observation, record.lastData);
@@ -188,14 +215,19 @@ export function judgeCheck(record: CheckRecord, options: JudgeOptions): JudgedCh
     reason: reason !== null && stale ? `${reason} (last known)` : reason,
   });
   const now = options.nowMonotonicMs;
+  // `for` and `keepFor` run on time, not on answers: with Prometheus failing (onError keepLast, or within
+  // STALE_AFTER) a breach that has outlasted `for` fails, and a recovery that has outlasted `keepFor` passes.
+  const firing = record.breach
+    ? damping.firing || (damping.breachSinceMs !== null && now - damping.breachSinceMs >= check.forMs)
+    : damping.firing && damping.recoverSinceMs !== null && now - damping.recoverSinceMs < check.keepForMs;
 
-  if (damping.firing && !record.breach) {
+  if (firing && !record.breach) {
     const left = check.keepForMs - (now - damping.recoverSinceMs!);
     return judged('recovering', false, `${check.name} recovering: passing for ${seconds(now - damping.recoverSinceMs!)} of keepFor ${formatDuration(check.keepForMs)} (${seconds(left)} left)`);
   }
   if (record.breach) {
     const why = failureMessage(check, effective);
-    if (!damping.firing) {
+    if (!firing) {
       return judged('pending', true, `${why} (pending: for ${seconds(now - damping.breachSinceMs!)} of ${formatDuration(check.forMs)})`);
     }
     const drain = check.drain;
@@ -235,7 +267,8 @@ export function combine(checks: readonly JudgedCheck[], onPrometheusError: Error
   if (unknown.length > 0) {
     // One clause for every unknown check: they share a cause, and /ready stays short.
     const ids = unknown.map((check) => check.record.check.id).join(', ');
-    reasons.push(`${ids} unknown: ${unknown[0]!.reason}; ON_PROMETHEUS_ERROR=${onPrometheusError}`);
+    const policies = [...new Set(unknown.map((check) => check.policy ?? `ON_PROMETHEUS_ERROR=${onPrometheusError}`))].join(', ');
+    reasons.push(`${ids} unknown: ${unknown[0]!.reason}; ${policies}`);
   }
   // Breaches that do not fail /ready (yet): said, so that a 200 is not mistaken for all clear.
   const notes = checks.filter((check) => check.state === 'pending' || check.state === 'draining').map(because);

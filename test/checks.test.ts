@@ -122,14 +122,16 @@ test('a checks file: every bad field is named with its check, all in one go', ()
     'check "n": field "query": "{group}" where the consumer group goes (KAFKA_GROUP lists several groups), e.g. kafka_consumergroup_members{consumergroup="{group}"}',
     'check "n": field "onNoData": "pass", "fail" or "keepLast"',
     'check "n": field "onError": "pass", "fail" or "keepLast"',
-    'check "n": field "drain.query": "{group}" where the consumer group goes (KAFKA_GROUP lists several groups)',
+    'check "n": field "drain.query": "{group}" where the consumer group goes (KAFKA_GROUP lists several groups), e.g. kafka_consumergroup_members{consumergroup="{group}"}',
     'check "n": field "drain.grace": a duration above 0 such as "5m"',
     'check #5: field "name": letters, digits, "_", "." or "-", at most 63, not starting with "." or "-"',
     'check #5: field "query": a non-empty string',
     'check #6: field "(check)": an object',
   ]);
   for (const [text, problem] of [
-    ['{', /^JSON \(/],
+    ['{', /^valid JSON \(/],
+    ['{"checks": sk-live-123456}', /^valid JSON \(Unexpected token 's'\)$/],
+    ['{\n  "checks" []}', /^valid JSON \(Expected ':' after property name in JSON at line 2, column 12\)$/],
     ['[]', /^an object \{"checks": \[\.\.\.\]\}$/],
     ['{"checks": [], "x": 1}', /unknown: "x"/],
     ['{"checks": []}', /^from 1 to 100 checks/],
@@ -137,6 +139,21 @@ test('a checks file: every bad field is named with its check, all in one go', ()
     const result = parseChecksFile(text, { several: false });
     assert.ok(!result.ok && problem.test(result.problems[0]!), `${text}: ${JSON.stringify(result)}`);
   }
+});
+
+test('{group} stands only inside a double-quoted string; a drain only on an upper bound', () => {
+  const one = (query: string, extra: Record<string, unknown> = {}) =>
+    parseChecksFile(JSON.stringify({ checks: [{ name: 'a', query, comparison: '<', threshold: 1, ...extra }] }), { several: true });
+  assert.ok(one('up{g="{group}"}').ok);
+  assert.ok(one('up{g="x\\"{group}"}').ok, 'after an escaped quote, still inside the string');
+  for (const query of ["up{g='{group}'}", 'up{g=`{group}`}', 'up{g={group}}']) {
+    const result = one(query);
+    assert.ok(!result.ok && /only inside a double-quoted string/.test(result.problems[0]!), query);
+  }
+  const commented = one('up{g="x"} # {group}');
+  assert.ok(!commented.ok && /where the consumer group goes/.test(commented.problems[0]!), 'a comment does not count');
+  const drainBelow = parseChecksFile(JSON.stringify({ checks: [{ name: 'a', query: 'up', comparison: '>=', threshold: 1, drain: { query: 'x', grace: '5m' } }] }), { several: false });
+  assert.ok(!drainBelow.ok && /field "drain": only on a check with "<" or "<="/.test(drainBelow.problems[0]!));
 });
 
 test('a checks file replaces the seed settings, and loadConfig names its problems under CHECKS_FILE', () => {

@@ -271,3 +271,18 @@ test('replaceChecks cancels an evaluation in flight: its answers are never recor
   assert.equal(snapshot.verdict.healthy, true);
   assert.equal(snapshot.evaluations, 1, 'the cancelled evaluation did not count');
 });
+
+test('replaceChecks after stop() began evaluates nothing: no query reaches a client that is being closed', async () => {
+  const { monitor, state } = setup();
+  const releases: (() => void)[] = [];
+  state.answer = () => new Promise((resolve) => releases.push(() => resolve(vector(3))));
+  void monitor.evaluate();
+  const replaced = monitor.replaceChecks(checks);
+  const stopped = monitor.stop();
+  for (const release of releases) release();
+  await Promise.all([replaced, stopped]);
+  const queries = state.queries;
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(state.queries, queries, 'nothing asked after stop');
+  assert.equal(queries, 2, 'only the first evaluation\'s two queries');
+});

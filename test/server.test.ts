@@ -242,6 +242,10 @@ test('/ready?verbose writes /readyz lines; /ready/NAME and ?exclude= select chec
   assert.match(String(badExclude.json.message), /Cannot exclude "consumers"/);
   assert.equal((await httpRequest(port, '/ready?verbose&exclude=nope')).body, 'Cannot exclude "nope": no such check; checks: "skew_ratio", "consumer_count"\n');
   assert.equal((await httpRequest(port, '/ready/skew_ratio', { method: 'POST' })).status, 405);
+  for (const path of ['/ready?exclude=skew_ratio,consumer_count', '/ready/skew_ratio?exclude=skew_ratio']) {
+    const nothing = await getJson(port, path);
+    assert.deepEqual([nothing.status, nothing.json.error], [400, 'nothing_selected'], path);
+  }
 });
 
 test('/status answers application/health+json when asked; the seed JSON stays the default', async (t) => {

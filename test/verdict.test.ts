@@ -152,6 +152,32 @@ test('drain: a falling breach passes within the grace, counted once per breach',
   assert.equal(state(after(custom({}), [[0, [500]], [60_000, [400], true]])), 'fail:false', 'no drain configured');
 });
 
+test('the unknown clause names the setting that decided: a check\'s onError, or ON_PROMETHEUS_ERROR', () => {
+  const own = judgeCheck(newRecord(custom({ onError: 'fail' })), options);
+  const verdict = combine([own], 'pass');
+  assert.deepEqual([verdict.healthy, verdict.message], [false, 'lag unknown: Prometheus could not be asked (no answer yet); onError=fail']);
+  assert.equal(combine([judgeCheck(newRecord(custom({})), options)], 'pass').message, 'System healthy (unverified: lag unknown: Prometheus could not be asked (no answer yet); ON_PROMETHEUS_ERROR=pass)');
+});
+
+test('for and keepFor run on time: with Prometheus failing, a breach past `for` fails and a recovery past `keepFor` passes', () => {
+  const check = custom({ forMs: 30_000, keepForMs: 30_000, onError: 'keepLast' });
+  const breached = after(check, [[0, [500]]], 0).record;
+  const failing = recordError(breached, timeout, 1);
+  assert.equal(state(judgeCheck(failing, { ...options, nowMonotonicMs: 10_000 })), 'pending:true');
+  const late = judgeCheck(failing, { ...options, nowMonotonicMs: 3_600_000 });
+  assert.deepEqual([late.state, late.ok, late.reason], ['fail', false, 'lag 500 (last known)']);
+  const recovering = recordError(after(check, [[0, [500]], [40_000, [500]], [50_000, [50]]]).record, timeout, 1);
+  assert.equal(state(judgeCheck(recovering, { ...options, nowMonotonicMs: 60_000 })), 'recovering:false');
+  assert.equal(state(judgeCheck(recovering, { ...options, nowMonotonicMs: 90_000 })), 'pass:true');
+});
+
+test('a drain that ends is no failure: keepFor does not hold back the recovery of a breach /ready never failed', () => {
+  const check = custom({ keepForMs: 60_000, drain: { query: 'trend', graceMs: 300_000 } });
+  assert.equal(state(after(check, [[0, [500], true], [10_000, [400], true]])), 'draining:true');
+  assert.equal(state(after(check, [[0, [500], true], [10_000, [400], true], [20_000, [50]]])), 'pass:true');
+  assert.equal(state(after(check, [[0, [500]], [10_000, [400]], [20_000, [50]]])), 'recovering:false', 'a breach that failed /ready still waits keepFor');
+});
+
 test('onNoData keepLast: no data stands for the last answer with data', () => {
   const check = custom({ onNoData: 'keepLast' });
   assert.equal(state(after(check, [[0, [500]], [10_000, []]])), 'fail:false');
@@ -181,6 +207,6 @@ test('several groups: reasons are led by their group; the unknown clause names c
   const verdict = combine(judged, 'pass');
   assert.deepEqual([verdict.healthy, verdict.message], [false, 'billing: lag 500']);
   assert.equal(combine([judged[1]!], 'pass').message, 'lag 500', 'one group: no prefix');
-  const unknown = judgeCheck(newRecord(a), options);
+  const unknown = judgeCheck(newRecord(a), { ...options, onPrometheusError: 'fail' });
   assert.equal(combine([unknown, judged[1]!], 'fail').message, 'billing: lag 500; orders/lag unknown: Prometheus could not be asked (no answer yet); ON_PROMETHEUS_ERROR=fail');
 });
