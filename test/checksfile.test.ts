@@ -501,7 +501,7 @@ test('an invalid checks file: exit 2 before listening, every problem named by it
     {
       what: 'not JSON',
       env: { KAFKA_GROUP: 'orders', CHECKS_FILE: notJson },
-      lines: [`invalid configuration: CHECKS_FILE=${JSON.stringify(notJson)}: expected JSON (`],
+      lines: [`invalid configuration: CHECKS_FILE=${JSON.stringify(notJson)}: expected valid JSON (`],
     },
     {
       what: 'a missing file',
