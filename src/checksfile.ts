@@ -24,10 +24,10 @@ export function parseChecksFile(text: string, options: { readonly several: boole
   } catch (error) {
     // Node's message may quote the start of the text ('Unexpected token 's', "sk-..." is not valid JSON'): were
     // the file a secret by mistake, that would reach the log and /status. The quote is cut; a position becomes a
-    // line and column.
+    // line and column (Node 24 adds its own "(line L column C)", which this replaces too).
     const message = (error as Error).message
       .replace(/, .*is not valid JSON$/s, '')
-      .replace(/ at position (\d+)$/, (_, offset: string) => ` at ${lineAndColumn(text, Number(offset))}`);
+      .replace(/ at position (\d+)(?: \(line \d+ column \d+\))?$/, (_, offset: string) => ` at ${lineAndColumn(text, Number(offset))}`);
     return { ok: false, problems: [`valid JSON (${message})`] };
   }
   if (!isObject(document) || !Array.isArray(document.checks)) return { ok: false, problems: ['an object {"checks": [...]}'] };
