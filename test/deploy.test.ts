@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import test, { type TestContext } from 'node:test';
 import { VARIABLES } from '../src/config.js';
 import { findBinary } from './helpers/real-prometheus.js';
+import { loadYaml, requireTool } from './helpers/yaml.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const COMPOSE = join(REPO, 'compose.yaml');
@@ -70,51 +71,6 @@ const COMPOSE_INTERPOLATED = new Set(['DOCKER_GID']);
 // ---------------------------------------------------------------------------------------------------------------
 // Tools
 
-
-/** Like requireBinary in helpers/real-prometheus.ts: skip loudly, or fail under CI=true. */
-function requireTool(t: TestContext, what: string, found: string | undefined, install: string): string | undefined {
-  if (found !== undefined) return found;
-  const message = `*** ${what} NOT FOUND: this test cannot run. Install it with: ${install} ***`;
-  process.stderr.write(`\n${message}\n\n`);
-  if (process.env.CI === 'true') assert.fail(message);
-  t.skip(message);
-  return undefined;
-}
-
-let pythonWithYaml: string | null | undefined;
-/** A python3 that can `import yaml`: Debian's /usr/bin/python3 (python3-yaml) first, then python3 on PATH. */
-function findPythonWithYaml(): string | undefined {
-  if (pythonWithYaml === undefined) {
-    pythonWithYaml = null;
-    for (const candidate of ['/usr/bin/python3', findBinary('python3')]) {
-      if (candidate === undefined) continue;
-      const probe = spawnSync(candidate, ['-c', 'import yaml'], { stdio: 'ignore', timeout: 10_000 });
-      if (probe.status === 0) {
-        pythonWithYaml = candidate;
-        break;
-      }
-    }
-  }
-  return pythonWithYaml ?? undefined;
-}
-
-const YAML_TO_JSON = [
-  'import json, sys, yaml',
-  'docs = []',
-  'for path in sys.argv[1:]:',
-  '    with open(path, encoding="utf-8") as f:',
-  '        docs.append([d for d in yaml.safe_load_all(f) if d is not None])',
-  'json.dump(docs, sys.stdout)',
-].join('\n');
-
-/** The YAML documents of each file, parsed by PyYAML; undefined after skipping the test. */
-function loadYaml(t: TestContext, paths: readonly string[]): unknown[][] | undefined {
-  const python = requireTool(t, 'python3 with PyYAML', findPythonWithYaml(), 'apt-get install python3-yaml');
-  if (python === undefined) return undefined;
-  const result = spawnSync(python, ['-c', YAML_TO_JSON, ...paths], { encoding: 'utf8', timeout: 30_000 });
-  assert.equal(result.status, 0, `python3 yaml: ${result.stderr}`);
-  return JSON.parse(result.stdout) as unknown[][];
-}
 
 function run(binary: string, args: readonly string[], cwd = REPO): { code: number | null; output: string } {
   const result = spawnSync(binary, args, { cwd, encoding: 'utf8', timeout: 120_000 });

@@ -18,12 +18,12 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import test, { type TestContext } from 'node:test';
+import test from 'node:test';
 import { loadConfig, VARIABLES } from '../src/config.js';
 import { parseDuration } from '../src/duration.js';
 import { PROMETHEUS_ERROR_CODES } from '../src/errors.js';
 import { MAIN } from './helpers/process.js';
-import { findBinary } from './helpers/real-prometheus.js';
+import { parseYaml } from './helpers/yaml.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const OPERATIONS = 'docs/OPERATIONS.md';
@@ -290,45 +290,6 @@ function help(): string {
 // ---------------------------------------------------------------------------------------------------------------
 // YAML (python3-yaml) and the snippets
 
-let pythonWithYaml: string | null | undefined;
-function findPythonWithYaml(): string | undefined {
-  if (pythonWithYaml === undefined) {
-    pythonWithYaml = null;
-    for (const candidate of ['/usr/bin/python3', findBinary('python3')]) {
-      if (candidate === undefined) continue;
-      if (spawnSync(candidate, ['-c', 'import yaml'], { stdio: 'ignore', timeout: 10_000 }).status === 0) {
-        pythonWithYaml = candidate;
-        break;
-      }
-    }
-  }
-  return pythonWithYaml ?? undefined;
-}
-
-/** Like requireTool in test/deploy.test.ts: skip loudly, or fail under CI=true. */
-function requirePythonYaml(t: TestContext): string | undefined {
-  const found = findPythonWithYaml();
-  if (found !== undefined) return found;
-  const message = '*** python3 with PyYAML NOT FOUND: this test cannot run. Install it with: apt-get install python3-yaml ***';
-  process.stderr.write(`\n${message}\n\n`);
-  if (process.env.CI === 'true') assert.fail(message);
-  t.skip(message);
-  return undefined;
-}
-
-// Reads a JSON list of YAML texts on stdin; writes the list of their documents (each a list) as JSON.
-const YAML_TO_JSON = [
-  'import json, sys, yaml',
-  'texts = json.load(sys.stdin)',
-  'json.dump([[d for d in yaml.safe_load_all(t) if d is not None] for t in texts], sys.stdout)',
-].join('\n');
-
-function parseYaml(python: string, texts: readonly string[]): unknown[][] {
-  const result = spawnSync(python, ['-c', YAML_TO_JSON], { input: JSON.stringify(texts), encoding: 'utf8', timeout: 30_000 });
-  assert.equal(result.status, 0, `python3 yaml: ${result.stderr}`);
-  return JSON.parse(result.stdout) as unknown[][];
-}
-
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 function isRecord(value: unknown): value is Record<string, Json> {
@@ -555,15 +516,14 @@ test('every `npm run <script>` the documentation names is in package.json', () =
 });
 
 test('every compose and Kubernetes snippet of docs/OPERATIONS.md matches the shipped file it excerpts', (t) => {
-  const python = requirePythonYaml(t);
-  if (python === undefined) return;
   const doc = parseMarkdown(OPERATIONS, readFileSync(join(REPO, OPERATIONS), 'utf8'));
   const blocks = doc.fences.filter((f) => f.lang === 'yaml' || f.lang === 'yml');
   assert.ok(blocks.length >= 6, `${blocks.length} YAML blocks`);
 
   const k8sFiles = readdirSync(join(REPO, K8S_DIR)).filter((f) => f.endsWith('.yaml')).map((f) => `${K8S_DIR}/${f}`);
   const shippedFiles = [COMPOSE, ...k8sFiles];
-  const parsed = parseYaml(python, [...shippedFiles.map((f) => readFileSync(join(REPO, f), 'utf8')), ...blocks.map((b) => b.body)]);
+  const parsed = parseYaml(t, [...shippedFiles.map((f) => readFileSync(join(REPO, f), 'utf8')), ...blocks.map((b) => b.body)]);
+  if (parsed === undefined) return;
   const shipped = new Map<string, unknown>();
   shippedFiles.forEach((file, index) => {
     assert.equal(parsed[index]!.length, 1, `${file} is one YAML document`);
@@ -591,9 +551,9 @@ test('every compose and Kubernetes snippet of docs/OPERATIONS.md matches the shi
 });
 
 test('every Dockerfile snippet of docs/OPERATIONS.md matches Dockerfile.distroless and the image compose.yaml builds', (t) => {
-  const python = requirePythonYaml(t);
-  if (python === undefined) return;
-  const compose = parseYaml(python, [readFileSync(join(REPO, COMPOSE), 'utf8')])[0]![0] as { services: Record<string, { image?: string }> };
+  const composeDocs = parseYaml(t, [readFileSync(join(REPO, COMPOSE), 'utf8')]);
+  if (composeDocs === undefined) return;
+  const compose = composeDocs[0]![0] as { services: Record<string, { image?: string }> };
   const probeImage = compose.services['crm-events-health']?.image;
   assert.ok(probeImage !== undefined, 'compose.yaml: crm-events-health has no image');
   const shipped = readFileSync(join(REPO, DOCKERFILE), 'utf8');
@@ -624,13 +584,13 @@ test('the tuning profiles are configurations the probe accepts, production is th
   });
 
   // The production block is what compose.yaml and the ConfigMap ship.
-  const python = requirePythonYaml(t);
-  if (python === undefined) return;
   const shippedBlock = doc.fences.find((f) => f.lang === 'sh' && f.body.startsWith('# The shipped values'));
   assert.ok(shippedBlock !== undefined, 'no "# The shipped values" block');
   const production = envBlock(shippedBlock.body)!;
   assert.deepEqual(production, found.get('Production'));
-  const [composeDocs, configMapDocs] = parseYaml(python, [COMPOSE, `${K8S_DIR}/configmap.yaml`].map((f) => readFileSync(join(REPO, f), 'utf8')));
+  const shippedYaml = parseYaml(t, [COMPOSE, `${K8S_DIR}/configmap.yaml`].map((f) => readFileSync(join(REPO, f), 'utf8')));
+  if (shippedYaml === undefined) return;
+  const [composeDocs, configMapDocs] = shippedYaml;
   const composeEnv = (composeDocs![0] as { services: Record<string, { environment: Record<string, unknown> }> }).services['crm-events-health']!.environment;
   assert.deepEqual(Object.fromEntries(production), Object.fromEntries(Object.entries(composeEnv).map(([k, v]) => [k, String(v)])));
   const { PROMETHEUS_URL: _inCluster, ...configMap } = (configMapDocs![0] as { data: Record<string, string> }).data;
