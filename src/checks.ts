@@ -9,8 +9,6 @@ export type Bound =
   | { readonly comparison: '<' | '<=' | '>' | '>='; readonly threshold: number }
   | { readonly comparison: 'range'; readonly min: number; readonly max: number };
 
-export type Comparison = Bound['comparison'];
-
 /** What a check means when the query returns no series (or only NaN), or when Prometheus cannot be asked. */
 export type DataPolicy = 'pass' | 'fail' | 'keepLast';
 

@@ -96,7 +96,7 @@ export function readiness(view: ProbeView, selection?: readonly JudgedCheck[]): 
 }
 
 /** The verdict over the selected checks (all of them by default), or undefined before the first evaluation. */
-export function selectedVerdict(view: ProbeView, selection?: readonly JudgedCheck[]): Verdict | undefined {
+function selectedVerdict(view: ProbeView, selection?: readonly JudgedCheck[]): Verdict | undefined {
   const verdict = view.snapshot?.verdict;
   if (verdict === undefined || selection === undefined) return verdict;
   return combine(selection, view.config.onPrometheusError);
