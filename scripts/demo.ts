@@ -7,8 +7,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../src/config.js';
-import { parseDuration } from '../src/duration.js';
+import { loadConfig } from '../src/config/load.js';
+import { parseDuration } from '../src/core/duration.js';
 import { createLogger } from '../src/log.js';
 import { startService } from '../src/service.js';
 

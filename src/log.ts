@@ -1,6 +1,5 @@
 // One JSON object per line on stdout, for whatever collects container logs. Callers pass only redacted values.
-
-export type Level = 'info' | 'warn' | 'error';
+import type { Level } from './core/types.js';
 
 /** Structured events: `event` is a stable name, fields carry the details. */
 export interface Logger {

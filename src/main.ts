@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // The entry point: the only place that reads process.env and argv, writes to the console, and handles signals.
-import { runCheck } from './check.js';
-import { tlsOptions, type TlsOptions } from './credentials.js';
-import { healthcheck } from './healthcheck.js';
-import { loadConfig, VARIABLES, type Config } from './config.js';
-import { ConfigError, formatProblem } from './errors.js';
+import { runCheck } from './cli/check.js';
+import { healthcheck } from './cli/healthcheck.js';
+import { loadConfig, VARIABLES } from './config/load.js';
+import { ConfigError, errnoOf, formatProblem, messageOf } from './core/errors.js';
+import type { Config } from './core/settings.js';
+import { tlsOptions, type TlsOptions } from './prometheus/credentials.js';
 import { createLogger } from './log.js';
 import { startService } from './service.js';
 import { VERSION } from './version.js';
@@ -55,7 +56,7 @@ async function main(argv: readonly string[]): Promise<void> {
     const unknownFlag = rest.find((arg) => arg !== '--json');
     if (unknownFlag !== undefined) usageError(`unknown option ${JSON.stringify(unknownFlag)} for check`);
     const config = configOrExit(2);
-    const { clientFor } = await import('./client.js');
+    const { clientFor } = await import('./prometheus/connect.js');
     const client = clientFor(config, tlsOrExit(config));
     const result = await runCheck(config, client, { json });
     await client.close();
@@ -69,7 +70,7 @@ async function main(argv: readonly string[]): Promise<void> {
     try {
       process.kill(Number(target), 'SIGHUP');
     } catch (error) {
-      process.stderr.write(`cannot signal process ${target}: ${(error as NodeJS.ErrnoException).code ?? String(error)}\n`);
+      process.stderr.write(`cannot signal process ${target}: ${errnoOf(error, messageOf(error))}\n`);
       process.exit(1);
     }
     process.stdout.write(`sent SIGHUP to process ${target}; its log says whether the reload took (reloaded or reload_failed)\n`);
@@ -92,7 +93,7 @@ async function main(argv: readonly string[]): Promise<void> {
       .then(
         () => process.exit(0),
         (error: unknown) => {
-          process.stderr.write(`shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
+          process.stderr.write(`shutdown failed: ${messageOf(error)}\n`);
           process.exit(1);
         },
       );
@@ -103,7 +104,7 @@ async function main(argv: readonly string[]): Promise<void> {
   process.on('SIGHUP', () => {
     starting
       .then((service) => service.reload())
-      .catch((error: unknown) => log.log('error', 'reload_failed', { error: error instanceof Error ? error.message : String(error) }));
+      .catch((error: unknown) => log.log('error', 'reload_failed', { error: messageOf(error) }));
   });
   try {
     await starting;
@@ -144,6 +145,6 @@ function exitWithProblems(error: ConfigError, exitCode: number): never {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  process.stderr.write(`fatal: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`fatal: ${messageOf(error)}\n`);
   process.exit(1);
 });

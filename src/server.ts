@@ -2,24 +2,28 @@
 // on the request path waits on Prometheus, parses a body, or builds JSON beyond /status' uptime.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { CheckDefinition } from './checks.js';
-import { acceptsHealthJson, HEALTH_JSON_TYPE, renderHealthJson } from './healthjson.js';
-import { silentLogger, type Logger } from './log.js';
-import { renderMetrics } from './metrics.js';
-import type { Snapshot } from './monitor.js';
 import {
-  judgedOf,
-  renderReady,
-  renderStatusHead,
-  renderVerbose,
-  select,
-  UPTIME_TAIL_BYTES,
-  uptimeTail,
-  type Phase,
-  type ProbeView,
-  type ReloadResult,
-} from './render.js';
-import { createRouter } from './router.js';
+  HEALTH_REPLY,
+  INTERNAL_ERROR_REPLY,
+  isPlainReady,
+  JSON_TYPE,
+  methodNotAllowedReply,
+  NOT_FOUND_REPLY,
+  parseReadyRequest,
+  prepareReplies,
+  ROUTES,
+  selectionReply,
+  type Reply,
+  type RouteName,
+} from './core/answers.js';
+import type { CheckDefinition } from './core/checks.js';
+import { messageOf } from './core/errors.js';
+import { acceptsHealthJson } from './core/healthjson.js';
+import type { Phase, ProbeView, ReloadResult } from './core/readiness.js';
+import { UPTIME_TAIL_BYTES, uptimeTail } from './core/render.js';
+import { createRouter } from './core/router.js';
+import type { Snapshot } from './core/snapshot.js';
+import { silentLogger, type Logger } from './log.js';
 
 /** The bounds on a client: slow or oversized requests are dropped without disturbing anyone else. */
 export const SERVER_LIMITS = {
@@ -40,11 +44,6 @@ export const SERVER_LIMITS = {
 } as const;
 
 const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const;
-const JSON_TYPE = 'application/json; charset=utf-8';
-const METRICS_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-const TEXT_TYPE = 'text/plain; charset=utf-8';
-/** A check name as it may follow /ready/ (the checks file allows no other). */
-const CHECK_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/;
 
 /** A response prepared in advance. */
 interface Prepared {
@@ -87,27 +86,26 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
   let statusHeaders: Readonly<Record<string, string>>;
   let healthJson: Prepared;
 
-  const prepare = (statusCode: number, type: string, body: string): Prepared => {
-    const buffer = Buffer.from(body);
-    return { statusCode, headers: { ...connectionHeaders(), 'content-type': type, 'content-length': String(buffer.length) }, body: buffer };
+  const prepare = (reply: Reply): Prepared => {
+    const buffer = Buffer.from(reply.body);
+    return { statusCode: reply.statusCode, headers: { ...connectionHeaders(), 'content-type': reply.contentType, 'content-length': String(buffer.length) }, body: buffer };
   };
   // While shutting down, keep-alive clients are told to go away after this answer.
   const connectionHeaders = (): Record<string, string> => (view.phase === 'shutting_down' ? { ...COMMON_HEADERS, connection: 'close' } : { ...COMMON_HEADERS });
 
   function render(): void {
-    const readyRendered = renderReady(view);
-    ready = prepare(readyRendered.statusCode, JSON_TYPE, readyRendered.body);
-    metrics = prepare(200, METRICS_TYPE, renderMetrics(view));
-    statusHead = Buffer.from(renderStatusHead(view));
+    const replies = prepareReplies(view);
+    ready = prepare(replies.ready);
+    metrics = prepare(replies.metrics);
+    statusHead = Buffer.from(replies.statusHead);
     statusHeaders = { ...connectionHeaders(), vary: 'accept', 'content-type': JSON_TYPE, 'content-length': String(statusHead.length + UPTIME_TAIL_BYTES) };
-    const health = renderHealthJson(view);
-    const prepared = prepare(health.statusCode, HEALTH_JSON_TYPE, health.body);
+    const prepared = prepare(replies.healthJson);
     healthJson = { ...prepared, headers: { ...prepared.headers, vary: 'accept' } };
   }
   render();
 
-  const health = prepare(200, JSON_TYPE, '{"status":"ok"}');
-  const notFound = prepare(404, JSON_TYPE, JSON.stringify({ error: 'not_found', message: 'No such endpoint', endpoints: ['/ready', '/health', '/status', '/metrics'] }));
+  const health = prepare(HEALTH_REPLY);
+  const notFound = prepare(NOT_FOUND_REPLY);
 
   const send = (req: IncomingMessage, res: ServerResponse, prepared: Prepared): void => {
     res.writeHead(prepared.statusCode, prepared.headers);
@@ -116,35 +114,28 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
 
   // /ready with a query, or /ready/NAME: judged per request from the current snapshot (no Prometheus involved).
   const answerReady = (req: IncomingMessage, res: ServerResponse, name: string | undefined): void => {
-    const url = req.url ?? '';
-    const query = url.indexOf('?');
-    const params = new URLSearchParams(query === -1 ? '' : url.slice(query + 1));
-    const verbose = params.has('verbose');
-    const group = params.get('group') ?? undefined;
-    const exclude = params.getAll('exclude').flatMap((value) => value.split(',')).filter((value) => value !== '');
-    if (!verbose && group === undefined && name === undefined && exclude.length === 0) return send(req, res, ready);
-    const selected = select(view.checks, { group, name, exclude });
-    if (!selected.ok) {
-      const body = verbose ? `${selected.message}\n` : JSON.stringify({ error: selected.error, message: selected.message });
-      return send(req, res, prepare(selected.statusCode, verbose ? TEXT_TYPE : JSON_TYPE, body));
-    }
-    const rendered = verbose ? renderVerbose(view, selected) : renderReady(view, judgedOf(view, selected.included));
-    send(req, res, prepare(rendered.statusCode, verbose ? TEXT_TYPE : JSON_TYPE, rendered.body));
+    const request = parseReadyRequest(req.url ?? '', name);
+    send(req, res, isPlainReady(request) ? ready : prepare(selectionReply(view, view.checks, request)));
   };
 
-  const router = createRouter<Handler>()
-    .add('GET', '/ready', (req, res) => ((req.url ?? '').includes('?') ? answerReady(req, res, undefined) : send(req, res, ready)))
-    .addPrefix('GET', '/ready/', CHECK_NAME, (req, res, name) => answerReady(req, res, name))
-    // Liveness touches nothing external and stays 200 during shutdown (gajus/lightship#12).
-    .add('GET', '/health', (req, res) => send(req, res, health))
-    .add('GET', '/status', (req, res) => {
+  const handlers: Record<RouteName, Handler> = {
+    ready: (req, res) => ((req.url ?? '').includes('?') ? answerReady(req, res, undefined) : send(req, res, ready)),
+    readyCheck: (req, res, name) => answerReady(req, res, name),
+    health: (req, res) => send(req, res, health),
+    status: (req, res) => {
       if (acceptsHealthJson(acceptOf(req))) return send(req, res, healthJson);
       res.writeHead(200, statusHeaders);
       if (req.method === 'HEAD') return res.end();
       res.write(statusHead);
       res.end(uptimeTail(view.startedAtMs, now()));
-    })
-    .add('GET', '/metrics', (req, res) => send(req, res, metrics));
+    },
+    metrics: (req, res) => send(req, res, metrics),
+  };
+  const router = createRouter<Handler>();
+  for (const route of ROUTES) {
+    if ('path' in route) router.add(route.method, route.path, handlers[route.name]);
+    else router.addPrefix(route.method, route.prefix, route.segment, handlers[route.name]);
+  }
 
   // Answers queued behind an unfinished one, per connection; entries go with their sockets.
   const queued = new WeakMap<Socket, number>();
@@ -175,12 +166,11 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
         const match = router.match(req.method ?? 'GET', req.url ?? '/');
         if (match.kind === 'found') return match.handler(req, res, match.param);
         if (match.kind === 'not_found') return send(req, res, notFound);
-        const body = JSON.stringify({ error: 'method_not_allowed', message: `Use ${match.allow}` });
-        const prepared = prepare(405, JSON_TYPE, body);
+        const prepared = prepare(methodNotAllowedReply(match.allow));
         send(req, res, { ...prepared, headers: { ...prepared.headers, allow: match.allow } });
       } catch (error) {
-        log.log('error', 'request_failed', { error: error instanceof Error ? error.message : String(error) });
-        if (!res.headersSent) send(req, res, prepare(500, JSON_TYPE, '{"error":"internal"}'));
+        log.log('error', 'request_failed', { error: messageOf(error) });
+        if (!res.headersSent) send(req, res, prepare(INTERNAL_ERROR_REPLY));
         else res.destroy();
       }
     },

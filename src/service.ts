@@ -1,12 +1,14 @@
 // The probe assembled: client, monitor and server, started and stopped as one. Tests start it in-process
 // with a fake clock or client; main starts it with the real ones.
 import type { AddressInfo } from 'node:net';
-import { configuredChecks, instantiate, type CheckDefinition } from './checks.js';
-import { describeConfig, monitorSettings, readChecks, type Config, type ConfigFiles } from './config.js';
-import { createMonitor, systemClock, type Clock, type Monitor, type QueryClient } from './monitor.js';
-import { tlsOptions } from './credentials.js';
-import { ConfigError, formatProblem } from './errors.js';
+import { readChecks, type ConfigFiles } from './config/load.js';
+import { instantiate, type CheckDefinition } from './core/checks.js';
+import { ConfigError, formatProblem, messageOf } from './core/errors.js';
+import { configuredChecks, describeConfig, monitorSettings, type Config } from './core/settings.js';
+import type { Clock } from './core/types.js';
 import type { Logger } from './log.js';
+import { createMonitor, systemClock, type Monitor, type QueryClient } from './monitor.js';
+import { tlsOptions } from './prometheus/credentials.js';
 import { createProbeServer, type ProbeServer } from './server.js';
 import { VERSION } from './version.js';
 
@@ -44,7 +46,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   // Reads and checks the TLS files now: a bad one throws a ConfigError before anything listens.
   const tls = options.client === undefined ? tlsOptions(config.connection) : undefined;
   const server = createProbeServer({
-    view: { phase: 'starting', snapshot: null, config, checks, version: VERSION, startedAtMs: clock.now() },
+    view: { phase: 'starting', snapshot: null, config, checks, version: VERSION, nodeVersion: process.versions.node, startedAtMs: clock.now() },
     now: clock.now,
     log,
   });
@@ -59,7 +61,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   log.log('info', 'listening', { address: address.address, port: address.port });
 
   // /health answers from here on; /ready says "starting" until the first evaluation. undici loads only now.
-  const clientFor = options.client === undefined ? (await import('./client.js')).clientFor : undefined;
+  const clientFor = options.client === undefined ? (await import('./prometheus/connect.js')).clientFor : undefined;
   let client: Client = options.client ?? clientFor!(config, tls);
   const monitor = createMonitor({
     checks,
@@ -94,7 +96,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       try {
         nextClient = clientFor(config, tlsOptions(config.connection, options.files?.readFile));
       } catch (error) {
-        return refuse(error instanceof ConfigError ? error.problems.map(formatProblem).join('; ') : String(error));
+        return refuse(error instanceof ConfigError ? error.problems.map(formatProblem).join('; ') : messageOf(error));
       }
     }
     const previous = client;

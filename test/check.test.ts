@@ -1,7 +1,7 @@
 // `node dist/main.js check`: one evaluation and an exit code, against the real Prometheus and against a fault.
-import { loadConfig } from '../src/config.js';
-import { runCheck } from '../src/check.js';
-import type { QueryResult } from '../src/envelope.js';
+import { runCheck } from '../src/cli/check.js';
+import { loadConfig } from '../src/config/load.js';
+import type { QueryResult } from '../src/core/envelope.js';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { configuredChecks, defaultChecks, failureMessage, formatValue, instantiate, observe, type Bound, type CheckDefinition } from '../src/checks.js';
-import { parseChecksFile } from '../src/checksfile.js';
-import { loadConfig } from '../src/config.js';
-import type { ConfigError } from '../src/errors.js';
+import { loadConfig } from '../src/config/load.js';
+import { type Bound, type CheckDefinition, failureMessage, formatValue, instantiate, observe } from '../src/core/checks.js';
+import { parseChecksFile } from '../src/core/checksfile.js';
+import type { ConfigError } from '../src/core/errors.js';
+import { configuredChecks } from '../src/core/settings.js';
 
-const [skew, consumers] = defaultChecks(loadConfig({})) as [CheckDefinition, CheckDefinition];
+const [skew, consumers] = configuredChecks(loadConfig({})) as [CheckDefinition, CheckDefinition];
 const sample = (value: number, labels: Record<string, string> = {}) => ({ value, labels });
 
 test('the seed\'s two checks, with the group escaped into their queries', () => {
-  const checks = defaultChecks(loadConfig({ KAFKA_GROUP: 'we"ird\\group' }));
+  const checks = configuredChecks(loadConfig({ KAFKA_GROUP: 'we"ird\\group' }));
   assert.deepEqual(
     checks.map((c) => [c.name, c.query, c.comparison, c.comparison === 'range' ? null : c.threshold, c.onNoData]),
     [
@@ -20,7 +21,7 @@ test('the seed\'s two checks, with the group escaped into their queries', () => 
 });
 
 test('SKEW_FOR reads the window from Prometheus history', () => {
-  const [check] = defaultChecks(loadConfig({ SKEW_FOR: '5m' }));
+  const [check] = configuredChecks(loadConfig({ SKEW_FOR: '5m' }));
   assert.equal(
     check!.query,
     'min_over_time(kafka:group_skew_ratio{consumergroup="crm-events-sse"}[5m]) and present_over_time(kafka:group_skew_ratio{consumergroup="crm-events-sse"}[5m] offset 5m)',
@@ -82,7 +83,7 @@ test('a checks file: every field, defaults, and {group} escaped into the query',
         { name: 'members', query: 'kafka_consumergroup_members{consumergroup="{group}"}', comparison: 'range', min: 2, max: 12 },
       ],
     }),
-    { several: true },
+    { severalGroups: true },
   );
   assert.ok(parsed.ok, JSON.stringify(parsed));
   const [lag, members] = instantiate(parsed.templates, ['orders', 'we"ird']).slice(2) as [CheckDefinition, CheckDefinition];
@@ -106,7 +107,7 @@ test('a checks file: every bad field is named with its check, all in one go', ()
         'not a check',
       ],
     }),
-    { several: true },
+    { severalGroups: true },
   );
   assert.ok(!parsed.ok);
   assert.deepEqual(parsed.problems, [
@@ -136,14 +137,14 @@ test('a checks file: every bad field is named with its check, all in one go', ()
     ['{"checks": [], "x": 1}', /unknown: "x"/],
     ['{"checks": []}', /^from 1 to 100 checks/],
   ] as const) {
-    const result = parseChecksFile(text, { several: false });
+    const result = parseChecksFile(text, { severalGroups: false });
     assert.ok(!result.ok && problem.test(result.problems[0]!), `${text}: ${JSON.stringify(result)}`);
   }
 });
 
 test('{group} stands only inside a double-quoted string; a drain only on an upper bound', () => {
   const one = (query: string, extra: Record<string, unknown> = {}) =>
-    parseChecksFile(JSON.stringify({ checks: [{ name: 'a', query, comparison: '<', threshold: 1, ...extra }] }), { several: true });
+    parseChecksFile(JSON.stringify({ checks: [{ name: 'a', query, comparison: '<', threshold: 1, ...extra }] }), { severalGroups: true });
   assert.ok(one('up{g="{group}"}').ok);
   assert.ok(one('up{g="x\\"{group}"}').ok, 'after an escaped quote, still inside the string');
   for (const query of ["up{g='{group}'}", 'up{g=`{group}`}', 'up{g={group}}']) {
@@ -152,7 +153,7 @@ test('{group} stands only inside a double-quoted string; a drain only on an uppe
   }
   const commented = one('up{g="x"} # {group}');
   assert.ok(!commented.ok && /where the consumer group goes/.test(commented.problems[0]!), 'a comment does not count');
-  const drainBelow = parseChecksFile(JSON.stringify({ checks: [{ name: 'a', query: 'up', comparison: '>=', threshold: 1, drain: { query: 'x', grace: '5m' } }] }), { several: false });
+  const drainBelow = parseChecksFile(JSON.stringify({ checks: [{ name: 'a', query: 'up', comparison: '>=', threshold: 1, drain: { query: 'x', grace: '5m' } }] }), { severalGroups: false });
   assert.ok(!drainBelow.ok && /field "drain": only on a check with "<" or "<="/.test(drainBelow.problems[0]!));
 });
 
@@ -174,7 +175,7 @@ test('a checks file replaces the seed settings, and loadConfig names its problem
 });
 
 test('several groups: the seed checks per group, ids qualified by the group', () => {
-  const checks = defaultChecks(loadConfig({ KAFKA_GROUP: 'orders, billing' }));
+  const checks = configuredChecks(loadConfig({ KAFKA_GROUP: 'orders, billing' }));
   assert.deepEqual(checks.map((c) => [c.id, c.group]), [
     ['orders/skew_ratio', 'orders'],
     ['orders/consumer_count', 'orders'],

@@ -13,7 +13,7 @@ import { requireBinary } from './helpers/real-prometheus.js';
 
 const DASHBOARD = fileURLToPath(new URL('../monitoring/grafana/dashboards/crm-events-health.json', import.meta.url));
 const RULES = fileURLToPath(new URL('../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
-const METRICS_SOURCE = fileURLToPath(new URL('../src/metrics.ts', import.meta.url));
+const METRICS_SOURCE = fileURLToPath(new URL('../src/core/exposition.ts', import.meta.url));
 const DATASOURCE_PROVISIONING = fileURLToPath(
   new URL('../monitoring/grafana/provisioning/datasources/prometheus.yaml', import.meta.url),
 );
@@ -37,7 +37,7 @@ const PROBE_FAMILIES: Readonly<Record<string, 'gauge' | 'counter' | 'histogram'>
   crm_events_health_build_info: 'gauge',
   crm_events_health_start_time_seconds: 'gauge',
 };
-/** Probe series without a consumergroup label (src/metrics.ts): not filtered by $group. */
+/** Probe series without a consumergroup label (src/core/exposition.ts): not filtered by $group. */
 const PROBE_WITHOUT_GROUP = new Set(['crm_events_health_build_info', 'crm_events_health_start_time_seconds']);
 /** danielqsj/kafka_exporter's consumer-group series (the recording rules' inputs; ../shared/FIELD-NOTES.md). */
 const KAFKA_EXPORTER = [
@@ -161,7 +161,7 @@ test('the dashboard parses and has an identity', () => {
   assert.ok(panels.length >= 8, `${panels.length} panels`);
 });
 
-test('the list of probe metrics here is what src/metrics.ts writes', () => {
+test('the list of probe metrics here is what src/core/exposition.ts writes', () => {
   const source = readFileSync(METRICS_SOURCE, 'utf8');
   const written = new Map(
     [...source.matchAll(/family\(\s*'([a-z_:]+)',\s*'(gauge|counter|histogram)'/g)].map((m) => [m[1]!, m[2]!]),

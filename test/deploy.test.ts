@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test, { type TestContext } from 'node:test';
-import { VARIABLES } from '../src/config.js';
+import { VARIABLES } from '../src/config/load.js';
 import { findBinary } from './helpers/real-prometheus.js';
 import { loadYaml, requireTool } from './helpers/yaml.js';
 
@@ -338,7 +338,7 @@ test('compose: every environment variable is one the probe reads or belongs to t
   for (const variable of interpolated) assert.ok(COMPOSE_INTERPOLATED.has(variable), `compose interpolates ${variable}`);
 });
 
-test('the probe variables listed here are the ones src/config.ts reads', () => {
+test('the probe variables listed here are the ones src/config/load.ts reads', () => {
   assert.deepEqual(Object.keys(VARIABLES).sort(), [...PROBE_ENV].sort());
 });
 

@@ -2,7 +2,7 @@
 //
 // - every environment variable named in README.md, docs/*.md and monitoring/**/*.md (in a `NAME=value`
 //   assignment, a YAML key of a ```yaml block, or an UPPER_SNAKE name in code) is one the probe reads: VARIABLES
-//   in src/config.ts, read at test time, never copied here; other programs' names are on a short allowlist;
+//   in src/config/load.ts, read at test time, never copied here; other programs' names are on a short allowlist;
 // - every `node dist/main.js <subcommand> [options]` (also in exec form, and `docker run`/`docker compose run` of
 //   the probe's image) is one `node dist/main.js --help` lists, and every `npm run <script>` is in package.json;
 // - every ```yaml and ```dockerfile block of docs/OPERATIONS.md says what it excerpts (`# excerpt of FILE`, or
@@ -19,9 +19,9 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import test from 'node:test';
-import { loadConfig, VARIABLES } from '../src/config.js';
-import { parseDuration } from '../src/duration.js';
-import { PROMETHEUS_ERROR_CODES } from '../src/errors.js';
+import { loadConfig, VARIABLES } from '../src/config/load.js';
+import { parseDuration } from '../src/core/duration.js';
+import { PROMETHEUS_ERROR_CODES } from '../src/core/errors.js';
 import { MAIN } from './helpers/process.js';
 import { parseYaml } from './helpers/yaml.js';
 
@@ -476,7 +476,7 @@ test('the documentation set includes the operators\' pages', () => {
   }
 });
 
-test('every environment variable the documentation names is one the probe reads (VARIABLES in src/config.ts)', () => {
+test('every environment variable the documentation names is one the probe reads (VARIABLES in src/config/load.ts)', () => {
   const docs = loadDocs();
   const probe = new Set(Object.keys(VARIABLES));
   const others = otherNames();

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { PrometheusErrorCode } from '../src/errors.js';
+import type { PrometheusErrorCode } from '../src/core/errors.js';
 import type { FakeHandler } from './helpers/fake-prometheus.js';
 import {
   apiError,

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { test } from 'node:test';
-import { defaultChecks } from '../src/checks.js';
-import { loadConfig } from '../src/config.js';
-import type { QueryResult } from '../src/envelope.js';
-import { PrometheusError } from '../src/errors.js';
-import { escapeLabelValue, renderMetrics } from '../src/metrics.js';
-import { createMonitor, type Snapshot } from '../src/monitor.js';
-import type { ProbeView } from '../src/render.js';
+import { loadConfig } from '../src/config/load.js';
+import type { QueryResult } from '../src/core/envelope.js';
+import { PrometheusError } from '../src/core/errors.js';
+import { escapeLabelValue, exposition } from '../src/core/exposition.js';
+import type { ProbeView } from '../src/core/readiness.js';
+import { configuredChecks } from '../src/core/settings.js';
+import type { Snapshot } from '../src/core/snapshot.js';
+import { createMonitor } from '../src/monitor.js';
 import { fakeClock } from './helpers/clock.js';
 import { requireBinary } from './helpers/real-prometheus.js';
 
@@ -15,7 +16,7 @@ type Answer = (promql: string) => Promise<QueryResult>;
 
 async function viewAfter(answers: Answer[], env = {}): Promise<ProbeView> {
   const config = loadConfig(env);
-  const checks = defaultChecks(config);
+  const checks = configuredChecks(config);
   const clock = fakeClock();
   let answer = answers[0]!;
   const monitor = createMonitor({
@@ -28,7 +29,7 @@ async function viewAfter(answers: Answer[], env = {}): Promise<ProbeView> {
   });
   let snapshot: Snapshot | null = null;
   for (answer of answers) snapshot = await monitor.evaluate();
-  return { phase: 'running', snapshot, config, checks, version: '1.2.3', startedAtMs: clock.now() - 5_000 };
+  return { phase: 'running', snapshot, config, checks, version: '1.2.3', nodeVersion: process.versions.node, startedAtMs: clock.now() - 5_000 };
 }
 
 const healthy = (promql: string): Promise<QueryResult> =>
@@ -37,7 +38,7 @@ const refused = (): Promise<QueryResult> => Promise.reject(new PrometheusError('
 const empty = (): Promise<QueryResult> => Promise.resolve({ resultType: 'vector', samples: [], warnings: [] });
 
 test('the seed\'s metrics, labelled with the group, and errors counted by code from zero', async () => {
-  const text = renderMetrics(await viewAfter([healthy, refused, refused], { KAFKA_GROUP: 'g"1' }));
+  const text = exposition(await viewAfter([healthy, refused, refused], { KAFKA_GROUP: 'g"1' }));
   const group = 'consumergroup="g\\\\"1"'; // the text format's escaped quote, escaped again for RegExp
   assert.match(text, new RegExp(`^crm_events_health_status\\{${group}\\} 1$`, 'm'));
   assert.match(text, new RegExp(`^crm_events_health_skew_ratio\\{${group}\\} 1.25$`, 'm'));
@@ -52,7 +53,7 @@ test('the seed\'s metrics, labelled with the group, and errors counted by code f
 });
 
 test('values Prometheus did not give are left out, not invented', async () => {
-  const text = renderMetrics(await viewAfter([empty]));
+  const text = exposition(await viewAfter([empty]));
   assert.doesNotMatch(text, /^crm_events_health_skew_ratio\{/m);
   assert.doesNotMatch(text, /^crm_events_health_consumer_count\{/m);
   assert.match(text, /^crm_events_health_status\{consumergroup="crm-events-sse"\} 0$/m, 'no consumers reported fails');
@@ -75,7 +76,7 @@ test('promtool check metrics accepts the exposition, but for the seed\'s consume
     [[empty], []],
   ];
   for (const [answers, expected] of cases) {
-    const text = renderMetrics(await viewAfter(answers));
+    const text = exposition(await viewAfter(answers));
     const result: SpawnSyncReturns<string> = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' });
     const findings: string[] = `${result.stdout}${result.stderr}`.trim().split('\n').filter(Boolean);
     assert.deepEqual(findings, expected, text);

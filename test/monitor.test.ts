@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultChecks, type CheckDefinition } from '../src/checks.js';
-import { loadConfig } from '../src/config.js';
-import type { QueryResult } from '../src/envelope.js';
-import { PrometheusError } from '../src/errors.js';
+import { loadConfig } from '../src/config/load.js';
+import type { CheckDefinition } from '../src/core/checks.js';
+import type { QueryResult } from '../src/core/envelope.js';
+import { PrometheusError } from '../src/core/errors.js';
+import { configuredChecks } from '../src/core/settings.js';
+import type { Snapshot } from '../src/core/snapshot.js';
 import type { Logger } from '../src/log.js';
-import { createMonitor, type MonitorOptions, type QueryClient, type Snapshot } from '../src/monitor.js';
+import { createMonitor, type MonitorOptions, type QueryClient } from '../src/monitor.js';
 import { fakeClock } from './helpers/clock.js';
 
-const checks = defaultChecks(loadConfig({}));
+const checks = configuredChecks(loadConfig({}));
 const vector = (value: number): QueryResult => ({ resultType: 'vector', samples: [{ value, labels: {} }], warnings: [] });
 
 /** A client whose answers the test sets; it counts queries and remembers their signals. */
@@ -240,7 +242,9 @@ test('replaceChecks: a check with the same id and query keeps its history, anoth
   assert.equal(state.queries, queries + 3, 'evaluated at once (skew breaches, so its trend is asked too)');
   assert.equal(after.evaluations, before.evaluations + 1);
   assert.deepEqual(after.verdict.checks.map((c) => [c.record.check.id, c.state]), [['skew_ratio', 'fail'], ['consumer_count', 'fail']]);
-  assert.equal(after.stats.get('skew_ratio'), skewStats, 'counters carried over');
+  assert.equal(after.stats.get('skew_ratio')!.durationCount, skewStats.durationCount + 1, 'counters carried over, not reset');
+  assert.equal(before.stats.get('skew_ratio'), skewStats, 'an earlier snapshot is never changed');
+  assert.equal(skewStats.durationCount, 1);
   assert.equal(after.verdict.message, 'Hot-key skew high: 9x; Too few consumers: 3 < 5');
   const firingSince = after.verdict.checks[0]!.record.damping.breachSinceMs;
   const withFor = { ...skew, forMs: 60_000, failMessage: 'skew {value}' } as CheckDefinition;

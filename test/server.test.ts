@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import type { AddressInfo } from 'node:net';
-import { defaultChecks } from '../src/checks.js';
-import { loadConfig, type Config, type Environment } from '../src/config.js';
-import type { QueryResult, Sample } from '../src/envelope.js';
+import { type Environment, loadConfig } from '../src/config/load.js';
+import type { QueryResult, Sample } from '../src/core/envelope.js';
+import { type Config, configuredChecks } from '../src/core/settings.js';
 import { createMonitor } from '../src/monitor.js';
 import { createProbeServer } from '../src/server.js';
 import { fakeClock } from './helpers/clock.js';
@@ -19,10 +19,10 @@ function probe(t: TestContext, values: { skew: number[]; consumers: number[] }, 
 /** A probe server on a real socket, fed by a monitor with a fake clock whose Prometheus answers `answer(query)`. */
 async function harness(t: TestContext, env: Environment, answer: (promql: string, config: Config) => Sample[]) {
   const config = loadConfig(env);
-  const checks = defaultChecks(config);
+  const checks = configuredChecks(config);
   const clock = fakeClock();
   const server = createProbeServer({
-    view: { phase: 'starting', snapshot: null, config, checks, version: '9.9.9', startedAtMs: clock.now() },
+    view: { phase: 'starting', snapshot: null, config, checks, version: '9.9.9', nodeVersion: process.versions.node, startedAtMs: clock.now() },
     now: clock.now,
   });
   const monitor = createMonitor({

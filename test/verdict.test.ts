@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultChecks, instantiate, observe, type CheckDefinition, type CheckTemplate } from '../src/checks.js';
-import { loadConfig } from '../src/config.js';
-import { combine, judge, judgeCheck, newRecord, recordAnswer, recordError, type CheckRecord, type JudgeOptions } from '../src/verdict.js';
+import { loadConfig } from '../src/config/load.js';
+import { type CheckDefinition, type CheckTemplate, instantiate, observe } from '../src/core/checks.js';
+import { configuredChecks } from '../src/core/settings.js';
+import { type CheckRecord, combine, judge, judgeCheck, type JudgeOptions, newRecord, recordAnswer, recordError } from '../src/core/verdict.js';
 
-const [skew, consumers] = defaultChecks(loadConfig({})) as [CheckDefinition, CheckDefinition];
+const [skew, consumers] = configuredChecks(loadConfig({})) as [CheckDefinition, CheckDefinition];
 const T = 1_000_000;
 const options: JudgeOptions = { nowMonotonicMs: T, staleAfterMs: 60_000, onPrometheusError: 'pass' };
 

@@ -1,11 +1,10 @@
 // The Prometheus text exposition (format 0.0.4) of what the monitor knows. Pure, and never a query:
 // a scrape of /metrics reads the cache like any probe.
-import { PROMETHEUS_ERROR_CODES } from './errors.js';
-import { DURATION_BUCKETS_S } from './monitor.js';
-import { judgedOf, readiness, type ProbeView } from './render.js';
+import { EVALUATION_ERROR_CODES } from './errors.js';
+import { assessReadiness, type ProbeView, type ReadinessReport } from './readiness.js';
+import { DURATION_BUCKETS_S } from './snapshot.js';
+import type { Labels } from './types.js';
 import { CHECK_STATES, type JudgedCheck } from './verdict.js';
-
-type Labels = Readonly<Record<string, string>>;
 
 /** One metric family being written: HELP and TYPE once, then its samples. */
 class Family {
@@ -22,11 +21,8 @@ class Family {
   }
 }
 
-// Codes counted from zero, so that rate() and increase() see the first error of each kind.
-const ERROR_CODES = [...PROMETHEUS_ERROR_CODES, 'PROBE_INTERNAL'];
-
 /** The exposition body. Gauges of a value Prometheus has not given (no data, not yet asked) are left out. */
-export function renderMetrics(view: ProbeView): string {
+export function exposition(view: ProbeView, report: ReadinessReport = assessReadiness(view)): string {
   const group = { consumergroup: view.config.group };
   const snapshot = view.snapshot;
   const judged = new Map(snapshot?.verdict.checks.map((check) => [check.record.check.id, check]));
@@ -37,13 +33,9 @@ export function renderMetrics(view: ProbeView): string {
     return created;
   };
 
-  const groups = view.config.groups;
   const status = family('crm_events_health_status', 'gauge', 'Readiness verdict per consumer group: 1 healthy, 0 not (absent before the first evaluation); under DRY_RUN the verdict /ready would give.');
   if (snapshot !== null) {
-    for (const name of groups) {
-      const one = readiness(view, judgedOf(view, view.checks.filter((check) => check.group === name)));
-      status.sample('crm_events_health_status', { consumergroup: name }, one.healthy ? 1 : 0);
-    }
+    for (const [name, ready] of report.groups) status.sample('crm_events_health_status', { consumergroup: name }, ready.healthy ? 1 : 0);
   }
   // As Prometheus' own prometheus_config_last_reload_successful: a refused SIGHUP must be alertable, not only logged.
   family('crm_events_health_config_last_reload_successful', 'gauge', '0 when the last SIGHUP reload was refused (the old checks stay); 1 otherwise.').sample(
@@ -76,7 +68,7 @@ export function renderMetrics(view: ProbeView): string {
     const labels = { consumergroup: check.group, check: check.name };
     const judgedCheck = judged.get(check.id);
     const stats = snapshot?.stats.get(check.id);
-    for (const code of ERROR_CODES) {
+    for (const code of EVALUATION_ERROR_CODES) {
       errors.sample('crm_events_health_check_errors_total', { ...labels, code }, stats?.errors.get(code) ?? 0);
     }
     const observed = currentValue(judgedCheck);
@@ -114,7 +106,7 @@ export function renderMetrics(view: ProbeView): string {
   if (snapshot !== null) lastEvaluation.sample('crm_events_health_last_evaluation_timestamp_seconds', group, snapshot.evaluatedAtMs / 1000);
   family('crm_events_health_build_info', 'gauge', 'Version of the probe and of Node.js; always 1.').sample(
     'crm_events_health_build_info',
-    { version: view.version, nodejs: process.versions.node },
+    { version: view.version, nodejs: view.nodeVersion },
     1,
   );
   family('crm_events_health_start_time_seconds', 'gauge', 'When the probe started, in Unix seconds.').sample(

@@ -1,23 +1,24 @@
 // CHECKS_FILE: any number of checks as JSON. Strict: an unknown field is a typo, never ignored, and every problem
 // is named by its check and field, all of them in one run. Pure: the text comes in, templates or problems go out.
-import { parseDuration } from './duration.js';
-import { GROUP, type Bound, type CheckTemplate, type DataPolicy, type Drain } from './checks.js';
+import { CHECK_NAME, type Bound, type CheckTemplate, type DataPolicy } from './checks.js';
+import type { Drain } from './drain.js';
+import { MAX_TIMER_MS, parseDuration } from './duration.js';
+import { messageOf } from './errors.js';
+import { isRecord } from './json.js';
+import { GROUP } from './promql.js';
 
 export type ChecksFileResult = { readonly ok: true; readonly templates: readonly CheckTemplate[] } | { readonly ok: false; readonly problems: readonly string[] };
 
 const FIELDS = new Set(['name', 'query', 'comparison', 'threshold', 'min', 'max', 'for', 'keepFor', 'onNoData', 'onError', 'message', 'noDataMessage', 'unit', 'drain']);
 const COMPARISONS = new Set(['<', '<=', '>', '>=', 'range']);
 const POLICIES = new Set(['pass', 'fail', 'keepLast']);
-// A name is a URL path segment (/ready/NAME) and a label value: nothing that needs escaping in either.
-const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_CHECKS = 100;
 
 /**
- * The file's checks. `several`: KAFKA_GROUP lists more than one group, so every query must say where the group
+ * The file's checks. `severalGroups`: KAFKA_GROUP lists more than one group, so every query must say where the group
  * goes, or each group would be judged by the same series.
  */
-export function parseChecksFile(text: string, options: { readonly several: boolean }): ChecksFileResult {
+export function parseChecksFile(text: string, options: { readonly severalGroups: boolean }): ChecksFileResult {
   let document: unknown;
   try {
     document = JSON.parse(text);
@@ -25,12 +26,12 @@ export function parseChecksFile(text: string, options: { readonly several: boole
     // Node's message may quote the start of the text ('Unexpected token 's', "sk-..." is not valid JSON'): were
     // the file a secret by mistake, that would reach the log and /status. The quote is cut; a position becomes a
     // line and column (Node 24 adds its own "(line L column C)", which this replaces too).
-    const message = (error as Error).message
+    const message = messageOf(error)
       .replace(/, .*is not valid JSON$/s, '')
       .replace(/ at position (\d+)(?: \(line \d+ column \d+\))?$/, (_, offset: string) => ` at ${lineAndColumn(text, Number(offset))}`);
     return { ok: false, problems: [`valid JSON (${message})`] };
   }
-  if (!isObject(document) || !Array.isArray(document.checks)) return { ok: false, problems: ['an object {"checks": [...]}'] };
+  if (!isRecord(document) || !Array.isArray(document.checks)) return { ok: false, problems: ['an object {"checks": [...]}'] };
   const extra = Object.keys(document).filter((key) => key !== 'checks');
   if (extra.length > 0) return { ok: false, problems: [`only the field "checks" at the top (unknown: ${extra.map((k) => JSON.stringify(k)).join(', ')})`] };
   if (document.checks.length === 0 || document.checks.length > MAX_CHECKS) return { ok: false, problems: [`from 1 to ${MAX_CHECKS} checks in "checks"`] };
@@ -39,29 +40,29 @@ export function parseChecksFile(text: string, options: { readonly several: boole
   const templates: CheckTemplate[] = [];
   const names = new Set<string>();
   document.checks.forEach((entry: unknown, index: number) => {
-    const label = isObject(entry) && typeof entry.name === 'string' ? `check ${JSON.stringify(entry.name)}` : `check #${index + 1}`;
+    const label = isRecord(entry) && typeof entry.name === 'string' ? `check ${JSON.stringify(entry.name)}` : `check #${index + 1}`;
     const problem = (field: string, expected: string): undefined => {
       problems.push(`${label}: field "${field}": ${expected}`);
       return undefined;
     };
-    if (!isObject(entry)) return void problem('(check)', 'an object');
+    if (!isRecord(entry)) return void problem('(check)', 'an object');
     for (const key of Object.keys(entry)) if (!FIELDS.has(key)) problem(key, `not a field (fields: ${[...FIELDS].join(', ')})`);
 
-    const name = typeof entry.name === 'string' && NAME.test(entry.name) ? entry.name : problem('name', 'letters, digits, "_", "." or "-", at most 63, not starting with "." or "-"');
+    const name = typeof entry.name === 'string' && CHECK_NAME.test(entry.name) ? entry.name : problem('name', 'letters, digits, "_", "." or "-", at most 63, not starting with "." or "-"');
     if (name !== undefined && names.has(name)) problem('name', 'unique: another check has this name');
     if (name !== undefined) names.add(name);
 
-    const query = text_(entry, 'query', problem, true);
-    if (query !== undefined) groupPlacement(query, 'query', problem, options.several);
+    const query = nonEmptyString(entry, 'query', problem, true);
+    if (query !== undefined) groupPlacement(query, 'query', problem, options.severalGroups);
     const bound = parseBound(entry, problem);
     const forMs = duration(entry, 'for', problem);
     const keepForMs = duration(entry, 'keepFor', problem);
     const onNoData = policy(entry, 'onNoData', problem) ?? 'fail';
     const onError = policy(entry, 'onError', problem) ?? null;
-    const message = text_(entry, 'message', problem, false);
-    const noDataMessage = text_(entry, 'noDataMessage', problem, false);
-    const unit = text_(entry, 'unit', problem, false) ?? '';
-    const drain = parseDrain(entry.drain, problem, options.several);
+    const message = nonEmptyString(entry, 'message', problem, false);
+    const noDataMessage = nonEmptyString(entry, 'noDataMessage', problem, false);
+    const unit = nonEmptyString(entry, 'unit', problem, false) ?? '';
+    const drain = parseDrain(entry.drain, problem, options.severalGroups);
     // A drain is a breach above the bound falling back towards it; below a lower bound, falling is getting worse.
     if (drain !== null && drain !== undefined && bound !== undefined && bound.comparison !== '<' && bound.comparison !== '<=') {
       problem('drain', 'only on a check with "<" or "<=" (a value above its bound that falls is draining)');
@@ -88,11 +89,7 @@ export function parseChecksFile(text: string, options: { readonly several: boole
 
 type Problem = (field: string, expected: string) => undefined;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function text_(entry: Record<string, unknown>, field: string, problem: Problem, required: boolean): string | undefined {
+function nonEmptyString(entry: Record<string, unknown>, field: string, problem: Problem, required: boolean): string | undefined {
   const value = entry[field];
   if (value === undefined) return required ? problem(field, 'a non-empty string') : undefined;
   return typeof value === 'string' && value.trim() !== '' ? value : problem(field, 'a non-empty string');
@@ -132,13 +129,13 @@ function policy(entry: Record<string, unknown>, field: string, problem: Problem)
 }
 
 /** null: no drain; undefined: a problem was reported. */
-function parseDrain(value: unknown, problem: Problem, several: boolean): Drain | null | undefined {
+function parseDrain(value: unknown, problem: Problem, severalGroups: boolean): Drain | null | undefined {
   if (value === undefined) return null;
-  if (!isObject(value)) return problem('drain', 'an object {"query": "...", "grace": "5m"}');
+  if (!isRecord(value)) return problem('drain', 'an object {"query": "...", "grace": "5m"}');
   const extra = Object.keys(value).filter((key) => key !== 'query' && key !== 'grace');
   if (extra.length > 0) return problem('drain', `only "query" and "grace" (unknown: ${extra.join(', ')})`);
   const query = typeof value.query === 'string' && value.query.trim() !== '' ? value.query : problem('drain.query', 'a non-empty string');
-  if (query !== undefined) groupPlacement(query, 'drain.query', problem, several);
+  if (query !== undefined) groupPlacement(query, 'drain.query', problem, severalGroups);
   const graceMs = typeof value.grace === 'string' ? parseDuration(value.grace) : undefined;
   if (graceMs === undefined || graceMs <= 0 || graceMs > MAX_TIMER_MS) problem('drain.grace', 'a duration above 0 such as "5m"');
   return query === undefined || graceMs === undefined || graceMs <= 0 || graceMs > MAX_TIMER_MS ? undefined : { query, graceMs };
@@ -149,7 +146,7 @@ function parseDrain(value: unknown, problem: Problem, several: boolean): Drain |
  * stand: in single quotes or backticks the escaping would be wrong, in a `#` comment it would do nothing. With
  * several groups every query must use it, or each group would be judged by the same series.
  */
-function groupPlacement(query: string, field: string, problem: Problem, several: boolean): void {
+function groupPlacement(query: string, field: string, problem: Problem, severalGroups: boolean): void {
   let quote: string | null = null;
   let uses = 0;
   for (let i = 0; i < query.length; i += 1) {
@@ -166,7 +163,7 @@ function groupPlacement(query: string, field: string, problem: Problem, several:
     } else if (char === '\\' && quote !== '`') i += 1;
     else if (char === quote) quote = null;
   }
-  if (several && uses === 0) {
+  if (severalGroups && uses === 0) {
     problem(field, `"${GROUP}" where the consumer group goes (KAFKA_GROUP lists several groups), e.g. kafka_consumergroup_members{consumergroup="${GROUP}"}`);
   }
 }

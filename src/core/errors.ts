@@ -1,11 +1,12 @@
-// Errors are values with stable codes: /status, /metrics and the logs show the code, the message is for people.
-// "The code should not change, the message may" (nodejs/node lib/internal/errors.js).
+// Every error code this probe raises, declared here and nowhere else (as undici's lib/core/errors.js does): /status,
+// /metrics and the logs show the code, the message is for people. "The code should not change, the message may"
+// (nodejs/node lib/internal/errors.js).
 
 /** Base of every error this probe raises on purpose. */
 export class ProbeError extends Error {
-  readonly code: string;
+  readonly code: ProbeErrorCode;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: ProbeErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -18,7 +19,7 @@ export const PROMETHEUS_ERROR_CODES = [
   'PROM_DNS', // the host name does not resolve
   'PROM_TLS', // handshake or certificate verification failed
   'PROM_TIMEOUT', // no complete answer within QUERY_TIMEOUT
-  'PROM_AUTH', // 401 or 403
+  'PROM_AUTH', // 401 or 403, or the credentials could not be read
   'PROM_HTTP_STATUS', // any other non-2xx answer that is not a Prometheus error envelope
   'PROM_TOO_LARGE', // the body passed the response size cap
   'PROM_BAD_JSON', // the body is not JSON
@@ -28,6 +29,15 @@ export const PROMETHEUS_ERROR_CODES = [
 
 export type PrometheusErrorCode = (typeof PROMETHEUS_ERROR_CODES)[number];
 
+/** A bug of ours caught at a boundary (a throw that is not a ProbeError): reported, never thrown out of a loop. */
+export const INTERNAL_ERROR_CODE = 'PROBE_INTERNAL';
+
+/** The codes an evaluation can fail with: counted from zero in /metrics so rate() sees the first of each. */
+export const EVALUATION_ERROR_CODES = [...PROMETHEUS_ERROR_CODES, INTERNAL_ERROR_CODE] as const;
+
+/** Every code: evaluation failures, bad configuration, and credentials files that cannot be read when used. */
+export type ProbeErrorCode = PrometheusErrorCode | typeof INTERNAL_ERROR_CODE | 'CONFIG_INVALID' | 'CREDENTIALS_UNREADABLE';
+
 /** A query that did not produce a usable result. Context lives on fields, never credentials. */
 export class PrometheusError extends ProbeError {
   declare readonly code: PrometheusErrorCode;
@@ -36,14 +46,17 @@ export class PrometheusError extends ProbeError {
   /** Prometheus' errorType (bad_data, execution, timeout, ...) for PROM_API_ERROR. */
   readonly errorType: string | undefined;
 
-  constructor(
-    code: PrometheusErrorCode,
-    message: string,
-    options: { cause?: unknown; statusCode?: number; errorType?: string } = {},
-  ) {
+  constructor(code: PrometheusErrorCode, message: string, options: { cause?: unknown; statusCode?: number; errorType?: string } = {}) {
     super(code, message, { cause: options.cause });
     this.statusCode = options.statusCode;
     this.errorType = options.errorType;
+  }
+}
+
+/** A credentials file (token, password) that could not be read for a query. The message names the path, never the content. */
+export class CredentialsError extends ProbeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CREDENTIALS_UNREADABLE', message, options);
   }
 }
 
@@ -67,4 +80,20 @@ export class ConfigError extends ProbeError {
     super('CONFIG_INVALID', problems.map(formatProblem).join('\n'));
     this.problems = problems;
   }
+}
+
+/** The code of anything thrown: its own when it is ours, PROBE_INTERNAL otherwise. */
+export function codeOf(error: unknown): ProbeErrorCode {
+  return error instanceof ProbeError ? error.code : INTERNAL_ERROR_CODE;
+}
+
+/** The message of anything thrown, for logs and /status. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The errno code of a system error (ENOENT, EACCES, ...), or `fallback` when it carries none. */
+export function errnoOf(error: unknown, fallback: string): string {
+  const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+  return typeof code === 'string' ? code : fallback;
 }

@@ -3,9 +3,10 @@
 // A check's record advances with each answer (recordAnswer) or failed attempt (recordError); judging a record
 // at a moment (judgeCheck) applies STALE_AFTER and the error policies; combine() makes one verdict of any set of
 // judged checks, so /ready, /ready?group=, /ready/NAME and ?exclude= all reach theirs the same way.
-import type { ErrorPolicy } from './config.js';
 import { failureMessage, within, type CheckDefinition, type Observation } from './checks.js';
+import { withinGrace } from './drain.js';
 import { formatDuration } from './duration.js';
+import type { ErrorPolicy } from './settings.js';
 
 /**
  * A check's state as /status shows it. `pending`: breached for less than its `for`; `draining`: breached but its
@@ -82,7 +83,8 @@ export function newRecord(check: CheckDefinition): CheckRecord {
   };
 }
 
-export interface Answer {
+/** One answer from Prometheus for a check, as the monitor hands it over. */
+export interface CheckAnswer {
   readonly observation: Observation;
   readonly atMs: number;
   readonly atMonotonicMs: number;
@@ -93,7 +95,7 @@ export interface Answer {
 }
 
 /** The record after an answer: breach, `for`, `keepFor` and the drain clock advance. */
-export function recordAnswer(record: CheckRecord, answer: Answer): CheckRecord {
+export function recordAnswer(record: CheckRecord, answer: CheckAnswer): CheckRecord {
   const { check } = record;
   const { observation } = answer;
   const lastData = observation.state === 'no_data' ? record.lastData : observation;
@@ -132,16 +134,8 @@ function effectiveObservation(check: CheckDefinition, observation: Observation, 
 
 /** Whether the record's last answer was a breach inside its drain grace (so /ready passed). */
 function wasDraining(record: CheckRecord): boolean {
-  const { check, damping } = record;
-  return (
-    check.drain !== null &&
-    record.breach &&
-    record.falling &&
-    damping.firing &&
-    damping.drainSinceMs !== null &&
-    record.observedAtMonotonicMs !== null &&
-    record.observedAtMonotonicMs - damping.drainSinceMs < check.drain.graceMs
-  );
+  const { damping } = record;
+  return record.breach && damping.firing && withinGrace(record.check.drain, record.falling, damping.drainSinceMs, record.observedAtMonotonicMs);
 }
 
 function advance(damping: Damping, breach: boolean, falling: boolean, nowMs: number, check: CheckDefinition): Damping {
@@ -231,8 +225,8 @@ export function judgeCheck(record: CheckRecord, options: JudgeOptions): JudgedCh
       return judged('pending', true, `${why} (pending: for ${seconds(now - damping.breachSinceMs!)} of ${formatDuration(check.forMs)})`);
     }
     const drain = check.drain;
-    if (drain !== null && record.falling && damping.drainSinceMs !== null && now - damping.drainSinceMs < drain.graceMs) {
-      return judged('draining', true, `${why} (draining for ${seconds(now - damping.drainSinceMs)} of grace ${formatDuration(drain.graceMs)})`);
+    if (drain !== null && withinGrace(drain, record.falling, damping.drainSinceMs, now)) {
+      return judged('draining', true, `${why} (draining for ${seconds(now - damping.drainSinceMs!)} of grace ${formatDuration(drain.graceMs)})`);
     }
     const graceSpent = drain !== null && record.falling ? ` (still draining after grace ${formatDuration(drain.graceMs)})` : '';
     return judged(effective.state === 'no_data' ? 'no_data' : 'fail', false, why + graceSpent);
@@ -255,8 +249,8 @@ export function judge(records: readonly CheckRecord[], options: JudgeOptions): V
  * each led by its group when the checks span several groups.
  */
 export function combine(checks: readonly JudgedCheck[], onPrometheusError: ErrorPolicy): Verdict {
-  const several = new Set(checks.map((check) => check.record.check.group)).size > 1;
-  const because = (check: JudgedCheck): string => (several ? `${check.record.check.group}: ${check.reason!}` : check.reason!);
+  const severalGroups = new Set(checks.map((check) => check.record.check.group)).size > 1;
+  const because = (check: JudgedCheck): string => (severalGroups ? `${check.record.check.group}: ${check.reason!}` : check.reason!);
   const failing = checks.filter((check) => !check.ok && check.state !== 'unknown');
   const unknown = checks.filter((check) => check.state === 'unknown');
   const unknownOk = unknown.every((check) => check.ok);

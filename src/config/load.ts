@@ -1,56 +1,11 @@
 // The environment, parsed and validated once at start-up. Every problem is collected, so one run names them all
 // (af/envalid's approach); nothing here reads process.env: main passes it in.
 import { readFileSync } from 'node:fs';
-import { seedTemplates, type CheckTemplate } from './checks.js';
-import { parseChecksFile } from './checksfile.js';
-import { formatDuration, parseDuration } from './duration.js';
-import { ConfigError, type ConfigProblem } from './errors.js';
-
-export type ErrorPolicy = 'pass' | 'fail';
-
-/** The resolved configuration. `prometheusUrl` may carry credentials: show `prometheusTarget` instead. */
-export interface Config {
-  readonly prometheusUrl: string;
-  /** PROMETHEUS_URL without userinfo, query or fragment: the form that logs and /status may show. */
-  readonly prometheusTarget: string;
-  /** KAFKA_GROUP as given (trimmed): the consumergroup label of the probe's own series. */
-  readonly group: string;
-  /** The consumer groups judged, in the order given. */
-  readonly groups: readonly string[];
-  /** CHECKS_FILE, or null for the seed's two checks. */
-  readonly checksFile: string | null;
-  /** The checks for every group: the file's, or the seed's two. */
-  readonly checks: readonly CheckTemplate[];
-  readonly skewThreshold: number;
-  readonly minConsumers: number;
-  readonly host: string;
-  readonly port: number;
-  readonly checkIntervalMs: number;
-  readonly queryTimeoutMs: number;
-  readonly staleAfterMs: number;
-  readonly skewForMs: number;
-  readonly drainGraceMs: number;
-  readonly drainWindowMs: number;
-  readonly onPrometheusError: ErrorPolicy;
-  /** /ready answers 200 whatever the verdict, which the body, the logs and /metrics still show. */
-  readonly dryRun: boolean;
-  readonly shutdownDelayMs: number;
-  /** How to authenticate to Prometheus and trust it; files are re-read when used, so rotated secrets work. */
-  readonly connection: Connection;
-}
-
-/** Credentials and TLS for Prometheus. Holds file paths and header values, never file contents. */
-export interface Connection {
-  readonly bearerTokenFile: string | null;
-  readonly username: string | null;
-  readonly passwordFile: string | null;
-  /** Extra headers (a tenant's X-Scope-OrgID); values may be secret and are never shown. */
-  readonly headers: Readonly<Record<string, string>>;
-  readonly caFile: string | null;
-  readonly certFile: string | null;
-  readonly keyFile: string | null;
-  readonly insecureSkipVerify: boolean;
-}
+import { seedTemplates, type CheckTemplate } from '../core/checks.js';
+import { parseChecksFile } from '../core/checksfile.js';
+import { formatDuration, MAX_TIMER_MS, parseDuration } from '../core/duration.js';
+import { ConfigError, errnoOf, type ConfigProblem } from '../core/errors.js';
+import { describeHeaders, type Config, type Connection, type ErrorPolicy } from '../core/settings.js';
 
 /** Every variable the probe reads, with its default: the single source for --help and the README. */
 export const VARIABLES = {
@@ -84,7 +39,6 @@ export type VariableName = keyof typeof VARIABLES;
 export type Environment = Readonly<Record<string, string | undefined>>;
 
 const DURATION = 'a duration such as 500ms, 10s or 5m';
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** The longest SHUTDOWN_DELAY: with the 10 s drain after it, shutdown ends 5 s inside Kubernetes' 30 s grace. */
 export const MAX_SHUTDOWN_DELAY_MS = 15_000;
 
@@ -199,14 +153,14 @@ export function loadConfig(env: Environment, files: ConfigFiles = nodeFiles): Co
  * The checks of CHECKS_FILE, or the problems that stop start-up (and that a reload keeps the old checks for),
  * each naming the file, the check and the field.
  */
-export function readChecks(path: string, several: boolean, files: ConfigFiles = nodeFiles): { ok: true; templates: readonly CheckTemplate[] } | { ok: false; problems: readonly ConfigProblem[] } {
+export function readChecks(path: string, severalGroups: boolean, files: ConfigFiles = nodeFiles): { ok: true; templates: readonly CheckTemplate[] } | { ok: false; problems: readonly ConfigProblem[] } {
   let text: string;
   try {
     text = files.readFile(path);
   } catch (error) {
-    return { ok: false, problems: [{ variable: 'CHECKS_FILE', value: path, expected: `a readable JSON file of checks (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})` }] };
+    return { ok: false, problems: [{ variable: 'CHECKS_FILE', value: path, expected: `a readable JSON file of checks (${errnoOf(error, 'unreadable')})` }] };
   }
-  const parsed = parseChecksFile(text, { several });
+  const parsed = parseChecksFile(text, { severalGroups });
   if (parsed.ok) return parsed;
   return { ok: false, problems: parsed.problems.map((expected) => ({ variable: 'CHECKS_FILE', value: path, expected })) };
 }
@@ -234,7 +188,7 @@ function parseConnection(
     try {
       if (!accept(files.readFile(path))) fail(name, what);
     } catch (error) {
-      fail(name, `${what} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+      fail(name, `${what} (${errnoOf(error, 'unreadable')})`);
     }
     return path;
   };
@@ -294,9 +248,6 @@ function parseHeaders(text: string): Record<string, string> | string {
   return headers;
 }
 
-function describeHeaders(headers: Readonly<Record<string, string>>): string {
-  return Object.keys(headers).map((name) => `${name}=***`).join(',');
-}
 
 /** The URL without userinfo, or what is wrong with it. */
 function parsePrometheusUrl(text: string): URL | string {
@@ -326,44 +277,3 @@ export function redactUserinfo(text: string): string {
   return `${scheme.trim()}***${text.slice(at)}`;
 }
 
-/** The configuration as logs and /status show it: durations as written, no credentials. */
-export function describeConfig(config: Config): Readonly<Record<string, string | number | boolean>> {
-  return {
-    prometheus_url: config.prometheusTarget,
-    kafka_group: config.group,
-    ...(config.checksFile === null
-      ? { skew_threshold: config.skewThreshold, min_consumers: config.minConsumers }
-      : { checks_file: config.checksFile }),
-    host: config.host,
-    port: config.port,
-    check_interval: formatDuration(config.checkIntervalMs),
-    query_timeout: formatDuration(config.queryTimeoutMs),
-    stale_after: formatDuration(config.staleAfterMs),
-    ...(config.checksFile === null
-      ? { skew_for: formatDuration(config.skewForMs), drain_grace: formatDuration(config.drainGraceMs), drain_window: formatDuration(config.drainWindowMs) }
-      : {}),
-    on_prometheus_error: config.onPrometheusError,
-    dry_run: config.dryRun,
-    shutdown_delay: formatDuration(config.shutdownDelayMs),
-    ...describeConnection(config.connection),
-  };
-}
-
-/** The connection settings that are set: paths and names only, never a secret or a header value. */
-function describeConnection(connection: Connection): Record<string, string | boolean> {
-  const shown: Record<string, string | boolean> = {};
-  if (connection.bearerTokenFile !== null) shown.bearer_token_file = connection.bearerTokenFile;
-  if (connection.username !== null) shown.username = connection.username;
-  if (connection.passwordFile !== null) shown.password_file = connection.passwordFile;
-  if (Object.keys(connection.headers).length > 0) shown.headers = describeHeaders(connection.headers);
-  if (connection.caFile !== null) shown.ca_file = connection.caFile;
-  if (connection.certFile !== null) shown.cert_file = connection.certFile;
-  if (connection.keyFile !== null) shown.key_file = connection.keyFile;
-  if (connection.insecureSkipVerify) shown.tls_insecure_skip_verify = true;
-  return shown;
-}
-
-/** The monitor's timing and error policy as the configuration sets them (the server and `check` share them). */
-export function monitorSettings(config: Config): { intervalMs: number; staleAfterMs: number; onPrometheusError: ErrorPolicy; dryRun: boolean } {
-  return { intervalMs: config.checkIntervalMs, staleAfterMs: config.staleAfterMs, onPrometheusError: config.onPrometheusError, dryRun: config.dryRun };
-}

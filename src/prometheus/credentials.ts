@@ -1,8 +1,8 @@
 // Credentials and TLS material for Prometheus, from the files the configuration names. Secret files are read
 // again for every query, so a rotated Kubernetes token or password keeps working without a restart.
 import { readFileSync } from 'node:fs';
-import type { Connection } from './config.js';
-import { ConfigError } from './errors.js';
+import type { Connection } from '../core/settings.js';
+import { ConfigError, CredentialsError, errnoOf, messageOf } from '../core/errors.js';
 
 // node:tls and node:crypto take ~6 ms to load, before the server listens (start-up is benchmarked), and most
 // sites configure no TLS files: they are loaded only when there is TLS material to check.
@@ -23,7 +23,7 @@ export function requestHeaders(connection: Connection, readFile: (path: string) 
     const headers: Record<string, string> = { ...connection.headers };
     if (connection.bearerTokenFile !== null) {
       const token = readSecret(readFile, connection.bearerTokenFile, 'bearer token').trim();
-      if (token === '') throw new Error(`the bearer token file ${connection.bearerTokenFile} is empty`);
+      if (token === '') throw new CredentialsError(`the bearer token file ${connection.bearerTokenFile} is empty`);
       headers.authorization = `Bearer ${token}`;
     }
     if (connection.username !== null && connection.passwordFile !== null) {
@@ -40,7 +40,7 @@ function readSecret(readFile: (path: string) => string, path: string, what: stri
     return readFile(path);
   } catch (error) {
     // The path and the errno, never the content.
-    throw new Error(`cannot read the ${what} file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new CredentialsError(`cannot read the ${what} file ${path} (${errnoOf(error, 'error')})`);
   }
 }
 
@@ -66,7 +66,7 @@ export function tlsOptions(connection: Connection, readFile: (path: string) => s
   } catch (error) {
     const variable = connection.certFile !== null && /key|cert/i.test(String(error)) ? 'PROMETHEUS_KEY_FILE' : 'PROMETHEUS_CA_FILE';
     const value = variable === 'PROMETHEUS_KEY_FILE' ? connection.keyFile! : connection.caFile ?? '';
-    throw new ConfigError([{ variable, value, expected: `PEM that parses and matches (${(error as Error).message})` }]);
+    throw new ConfigError([{ variable, value, expected: `PEM that parses and matches (${messageOf(error)})` }]);
   }
   return options;
 }
@@ -79,7 +79,7 @@ function unparsableCertificates(pem: string): string | null {
     try {
       new (crypto().X509Certificate)(block);
     } catch (error) {
-      return `certificate ${index + 1} of ${blocks.length}: ${(error as Error).message}`;
+      return `certificate ${index + 1} of ${blocks.length}: ${messageOf(error)}`;
     }
   }
   return null;

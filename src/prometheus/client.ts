@@ -2,8 +2,8 @@
 // to one PrometheusError code. The only file that imports undici, so the transport can change in one place.
 
 import { Agent, request, type Dispatcher } from 'undici';
-import { parseQueryResponse, type QueryResult } from './envelope.js';
-import { PrometheusError, type PrometheusErrorCode } from './errors.js';
+import { parseQueryResponse, type QueryResult } from '../core/envelope.js';
+import { PrometheusError, type PrometheusErrorCode } from '../core/errors.js';
 
 /** How to reach Prometheus; everything that touches the network can be injected. */
 export interface PrometheusClientOptions {
@@ -182,7 +182,7 @@ function requestHeaders(
     computed = extra?.() ?? {};
   } catch (cause) {
     // The headers carry credentials (a bearer token file) or the tenant: failing to build them is an auth failure.
-    // Our own header builders put paths and errnos in their messages, never a secret.
+    // Our own header builders (CredentialsError) put paths and errnos in their messages, never a secret.
     const why = cause instanceof Error ? `: ${cause.message}` : '';
     throw new PrometheusError('PROM_AUTH', `could not build the request headers for Prometheus at ${target}${why}`, { cause });
   }

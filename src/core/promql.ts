@@ -1,5 +1,9 @@
 // Building PromQL from configuration. A group name is data, never code: it enters a query only as an escaped
 // string literal, so a name holding quotes, backslashes or newlines cannot change what is asked.
+import { formatDuration } from './duration.js';
+
+/** Where a check's query (and messages) name the consumer group; replaced by the escaped group. */
+export const GROUP = '{group}';
 
 /** A PromQL double-quoted string literal holding exactly `value` (Go escaping, which PromQL uses). */
 export function quoteLabelValue(value: string): string {
@@ -21,4 +25,16 @@ export function quoteLabelValue(value: string): string {
 export function selector(metric: string, labels: Readonly<Record<string, string>>): string {
   const matchers = Object.entries(labels).map(([name, value]) => `${name}=${quoteLabelValue(value)}`);
   return `${metric}{${matchers.join(',')}}`;
+}
+
+/**
+ * SKEW_FOR reads the window from Prometheus' history, so a restart of the probe does not reset it: the lowest
+ * value over the window is above the threshold only if skew stayed above it throughout. min_over_time alone
+ * judges only the samples that exist, so a series younger than the window (a new topic, a rule just deployed,
+ * an emptied Prometheus) would fail on its first high sample; the `and` keeps only series that already existed
+ * in the 5 minutes (Prometheus' lookback) before the window began.
+ */
+export function sustainedQuery(selector: string, windowMs: number): string {
+  const window = formatDuration(windowMs);
+  return `min_over_time(${selector}[${window}]) and present_over_time(${selector}[5m] offset ${window})`;
 }

@@ -25,3 +25,6 @@ export function formatDuration(ms: number): string {
   }
   return `${ms}ms`;
 }
+
+/** Node's timers hold at most 2^31-1 ms (24.8 days); a longer one fires after 1 ms, every time. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -1,7 +1,8 @@
 // /status as application/health+json (draft-inadarei-api-health-check-06), for clients that ask with Accept.
 // The seed's JSON stays the default. Pure, rendered once per change like every other answer.
-import type { ProbeView, Rendered } from './render.js';
-import { readiness } from './render.js';
+import { jsonNumber } from './json.js';
+import { assessReadiness, type ProbeView, type ReadinessReport } from './readiness.js';
+import type { Rendered } from './render.js';
 import type { JudgedCheck } from './verdict.js';
 
 export const HEALTH_JSON_TYPE = 'application/health+json';
@@ -24,8 +25,8 @@ export function acceptsHealthJson(accept: string | undefined): boolean {
  * pass: healthy and every check known to pass. warn: /ready passes, but something is unverified, stale, pending
  * or draining. fail: /ready fails (or would, under DRY_RUN), answered with 503 as the draft asks of "fail".
  */
-export function renderHealthJson(view: ProbeView): Rendered {
-  const ready = readiness(view);
+export function renderHealthJson(view: ProbeView, report: ReadinessReport = assessReadiness(view)): Rendered {
+  const ready = report.overall;
   const checks = view.snapshot?.verdict.checks ?? [];
   const status: Status = !ready.healthy ? 'fail' : checks.some((check) => checkStatus(check) !== 'pass') ? 'warn' : 'pass';
   const document = {
@@ -43,7 +44,7 @@ export function renderHealthJson(view: ProbeView): Rendered {
           componentId: check.group,
           componentType: 'kafka-consumer-group',
           // As /metrics: no value for an unknown check, rather than one older than STALE_AFTER.
-          observedValue: observation === null || observation.value === null || judged?.state === 'unknown' ? null : finiteOrString(observation.value),
+          observedValue: observation === null || observation.value === null || judged?.state === 'unknown' ? null : jsonNumber(observation.value),
           observedUnit: check.unit === '' ? undefined : check.unit,
           status: judged === undefined ? 'fail' : checkStatus(judged),
           time: judged?.record.observedAtMs == null ? undefined : new Date(judged.record.observedAtMs).toISOString(),
@@ -61,9 +62,4 @@ export function renderHealthJson(view: ProbeView): Rendered {
 function checkStatus(check: JudgedCheck): Status {
   if (!check.ok) return 'fail';
   return check.state === 'pass' && !check.stale ? 'pass' : check.state === 'no_data' && !check.stale ? 'pass' : 'warn';
-}
-
-function finiteOrString(value: number): number | string {
-  if (Number.isFinite(value)) return value;
-  return value > 0 ? '+Inf' : '-Inf';
 }

@@ -1,7 +1,7 @@
 // Pure parsing of a Prometheus /api/v1/query answer: status code + body text -> samples, or a PrometheusError.
-// Shapes from prometheus/prometheus docs/querying/api.md and web/api/v1/api.go (see FIELD-NOTES.md).
-
+// Shapes from prometheus/prometheus docs/querying/api.md and web/api/v1/api.go (docs/DESIGN.md lists the facts).
 import { PrometheusError } from './errors.js';
+import { isRecord } from './json.js';
 
 /** One series of an instant query. `value` may be NaN, Infinity or -Infinity: Prometheus sends those too. */
 export interface Sample {
@@ -172,10 +172,6 @@ function badResponse(detail: string, statusCode?: number): PrometheusError {
   return new PrometheusError('PROM_BAD_RESPONSE', `Prometheus answered with an unexpected query response: ${detail}`, {
     statusCode,
   });
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A short, single-line description of a JSON value for messages; never the whole value. */

@@ -1,8 +1,9 @@
 // Checks as data, and what one answer from Prometheus means for a check. Pure: no clock, no I/O.
-import type { Config } from './config.js';
+import { drainQuery, type Drain } from './drain.js';
 import { formatDuration } from './duration.js';
 import type { Sample } from './envelope.js';
-import { quoteLabelValue } from './promql.js';
+import { GROUP, quoteLabelValue, sustainedQuery } from './promql.js';
+import type { Labels } from './types.js';
 
 /** A bound: `<`/`<=` judge the highest series, `>`/`>=` the lowest, a range the one furthest outside it. */
 export type Bound =
@@ -11,13 +12,6 @@ export type Bound =
 
 /** What a check means when the query returns no series (or only NaN), or when Prometheus cannot be asked. */
 export type DataPolicy = 'pass' | 'fail' | 'keepLast';
-
-/** A breach that is draining (its trend falling) does not fail the check until the trend stops or `graceMs` passes. */
-export interface Drain {
-  /** PromQL whose value is negative while a breaching series drains; matched to it by labels. */
-  readonly query: string;
-  readonly graceMs: number;
-}
 
 /** A check before it is bound to a group: `{group}` in its query and messages stands for the group. */
 export type CheckTemplate = {
@@ -49,8 +43,6 @@ export type CheckDefinition = CheckTemplate & {
 /** The state of a check from one answer. */
 export type ObservedState = 'pass' | 'fail' | 'no_data';
 
-type Labels = Readonly<Record<string, string>>;
-
 /** One answer judged: the worst series' value and labels, and how many series there were. */
 export interface Observation {
   readonly state: ObservedState;
@@ -67,11 +59,20 @@ const MAX_BREACHING = 100;
 // Labels every answer of one group shares: the worst series is named by the others.
 const COMMON_LABELS = new Set(['__name__', 'consumergroup']);
 
-/** Where a template names its group. */
-export const GROUP = '{group}';
+/** A check's name: a URL path segment (/ready/NAME) and a label value, so nothing that needs escaping in either. */
+export const CHECK_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/;
 
-/** The seed's two checks, from SKEW_THRESHOLD, MIN_CONSUMERS, SKEW_FOR, DRAIN_GRACE and DRAIN_WINDOW. */
-export function seedTemplates(config: Pick<Config, 'skewThreshold' | 'minConsumers' | 'skewForMs' | 'drainGraceMs' | 'drainWindowMs'>): readonly CheckTemplate[] {
+/** What the seed's two checks are made of: SKEW_THRESHOLD, MIN_CONSUMERS, SKEW_FOR, DRAIN_GRACE and DRAIN_WINDOW. */
+export interface SeedSettings {
+  readonly skewThreshold: number;
+  readonly minConsumers: number;
+  readonly skewForMs: number;
+  readonly drainGraceMs: number;
+  readonly drainWindowMs: number;
+}
+
+/** The seed's two checks. */
+export function seedTemplates(config: SeedSettings): readonly CheckTemplate[] {
   const skew = `kafka:group_skew_ratio{consumergroup="${GROUP}"}`;
   const common = { forMs: 0, keepForMs: 0, onError: null } as const;
   return [
@@ -105,18 +106,9 @@ export function seedTemplates(config: Pick<Config, 'skewThreshold' | 'minConsume
   ];
 }
 
-/**
- * The drain signal of the skew check: the slope of the hottest partition's lag, per topic. Not the skew ratio's
- * own slope: while one partition holds nearly all the lag, max/avg stays near the partition count as the lag
- * drains, and falls only at the very end.
- */
-export function drainQuery(windowMs: number): string {
-  return `deriv(kafka:group_max_lag{consumergroup="${GROUP}"}[${formatDuration(windowMs)}])`;
-}
-
 /** Every template bound to every group, in template order within each group. */
 export function instantiate(templates: readonly CheckTemplate[], groups: readonly string[]): readonly CheckDefinition[] {
-  const several = groups.length > 1;
+  const severalGroups = groups.length > 1;
   return groups.flatMap((group) =>
     templates.map((template) => {
       // In PromQL the group is the inside of a string literal, escaped; in messages it is itself.
@@ -124,7 +116,7 @@ export function instantiate(templates: readonly CheckTemplate[], groups: readonl
       const inQuery = (query: string): string => query.replaceAll(GROUP, () => literal);
       return {
         ...template,
-        id: several ? `${group}/${template.name}` : template.name,
+        id: severalGroups ? `${group}/${template.name}` : template.name,
         group,
         query: inQuery(template.query),
         // failMessage keeps its {group}: failureMessage fills every field in one pass.
@@ -133,28 +125,6 @@ export function instantiate(templates: readonly CheckTemplate[], groups: readonl
       };
     }),
   );
-}
-
-/** The checks the configuration asks for: the checks file's, or the seed's two, for every group. */
-export function configuredChecks(config: Config): readonly CheckDefinition[] {
-  return instantiate(config.checks, config.groups);
-}
-
-/** The seed's two checks for the configured groups (what runs without a checks file). */
-export function defaultChecks(config: Config): readonly CheckDefinition[] {
-  return instantiate(seedTemplates(config), config.groups);
-}
-
-/**
- * SKEW_FOR reads the window from Prometheus' history, so a restart of the probe does not reset it: the lowest
- * value over the window is above the threshold only if skew stayed above it throughout. min_over_time alone
- * judges only the samples that exist, so a series younger than the window (a new topic, a rule just deployed,
- * an emptied Prometheus) would fail on its first high sample; the `and` keeps only series that already existed
- * in the 5 minutes (Prometheus' lookback) before the window began.
- */
-export function sustainedQuery(selector: string, windowMs: number): string {
-  const window = formatDuration(windowMs);
-  return `min_over_time(${selector}[${window}]) and present_over_time(${selector}[5m] offset ${window})`;
 }
 
 /** How far outside its bound a value is: positive outside, zero on it, negative inside. */

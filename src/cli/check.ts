@@ -1,11 +1,10 @@
 // `node dist/main.js check`: every check evaluated once, with the server's configuration, client, policies and
 // messages, for an exec healthcheck, a script or CI ("is the group healthy before I deploy?"). No server starts
 // and nothing is left running.
-import { configuredChecks } from './checks.js';
-import { monitorSettings, type Config } from './config.js';
-import { createMonitor, type QueryClient } from './monitor.js';
-import { renderStatusHead, uptimeTail } from './render.js';
-import { VERSION } from './version.js';
+import { renderStatusHead, uptimeTail } from '../core/render.js';
+import { configuredChecks, monitorSettings, type Config } from '../core/settings.js';
+import { createMonitor, type QueryClient } from '../monitor.js';
+import { VERSION } from '../version.js';
 
 /** 0 healthy, 1 unhealthy, 3 Prometheus could not be asked (2, bad configuration, is main's). */
 export type CheckExitCode = 0 | 1 | 3;
@@ -33,7 +32,7 @@ export async function runCheck(config: Config, client: QueryClient, options: { j
   const unknown = verdict.checks.some((check) => check.state === 'unknown');
   const exitCode: CheckExitCode = failed ? 1 : unknown ? 3 : 0;
   const output = options.json
-    ? `${renderStatusHead({ phase: 'running', snapshot, config, checks, version: VERSION, startedAtMs })}${uptimeTail(startedAtMs, now())}`
+    ? `${renderStatusHead({ phase: 'running', snapshot, config, checks, version: VERSION, nodeVersion: process.versions.node, startedAtMs })}${uptimeTail(startedAtMs, now())}`
     : unknown && !failed
       ? verdict.checks.find((check) => check.state === 'unknown')!.reason!
       : verdict.message;

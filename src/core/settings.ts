@@ -1,0 +1,102 @@
+// The resolved configuration as the core sees it: what it holds, and how it is shown. Parsing it from the
+// environment and reading files is the edge's work (src/config/); this file only describes the result.
+import { instantiate, type CheckDefinition, type CheckTemplate } from './checks.js';
+import { formatDuration } from './duration.js';
+
+export type ErrorPolicy = 'pass' | 'fail';
+
+/** The resolved configuration. `prometheusUrl` may carry credentials: show `prometheusTarget` instead. */
+export interface Config {
+  readonly prometheusUrl: string;
+  /** PROMETHEUS_URL without userinfo, query or fragment: the form that logs and /status may show. */
+  readonly prometheusTarget: string;
+  /** KAFKA_GROUP as given (trimmed): the consumergroup label of the probe's own series. */
+  readonly group: string;
+  /** The consumer groups judged, in the order given. */
+  readonly groups: readonly string[];
+  /** CHECKS_FILE, or null for the seed's two checks. */
+  readonly checksFile: string | null;
+  /** The checks for every group: the file's, or the seed's two. */
+  readonly checks: readonly CheckTemplate[];
+  readonly skewThreshold: number;
+  readonly minConsumers: number;
+  readonly host: string;
+  readonly port: number;
+  readonly checkIntervalMs: number;
+  readonly queryTimeoutMs: number;
+  readonly staleAfterMs: number;
+  readonly skewForMs: number;
+  readonly drainGraceMs: number;
+  readonly drainWindowMs: number;
+  readonly onPrometheusError: ErrorPolicy;
+  /** /ready answers 200 whatever the verdict, which the body, the logs and /metrics still show. */
+  readonly dryRun: boolean;
+  readonly shutdownDelayMs: number;
+  /** How to authenticate to Prometheus and trust it; files are re-read when used, so rotated secrets work. */
+  readonly connection: Connection;
+}
+
+/** Credentials and TLS for Prometheus. Holds file paths and header values, never file contents. */
+export interface Connection {
+  readonly bearerTokenFile: string | null;
+  readonly username: string | null;
+  readonly passwordFile: string | null;
+  /** Extra headers (a tenant's X-Scope-OrgID); values may be secret and are never shown. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly caFile: string | null;
+  readonly certFile: string | null;
+  readonly keyFile: string | null;
+  readonly insecureSkipVerify: boolean;
+}
+
+/** The configuration as logs and /status show it: durations as written, no credentials. */
+export function describeConfig(config: Config): Readonly<Record<string, string | number | boolean>> {
+  return {
+    prometheus_url: config.prometheusTarget,
+    kafka_group: config.group,
+    ...(config.checksFile === null
+      ? { skew_threshold: config.skewThreshold, min_consumers: config.minConsumers }
+      : { checks_file: config.checksFile }),
+    host: config.host,
+    port: config.port,
+    check_interval: formatDuration(config.checkIntervalMs),
+    query_timeout: formatDuration(config.queryTimeoutMs),
+    stale_after: formatDuration(config.staleAfterMs),
+    ...(config.checksFile === null
+      ? { skew_for: formatDuration(config.skewForMs), drain_grace: formatDuration(config.drainGraceMs), drain_window: formatDuration(config.drainWindowMs) }
+      : {}),
+    on_prometheus_error: config.onPrometheusError,
+    dry_run: config.dryRun,
+    shutdown_delay: formatDuration(config.shutdownDelayMs),
+    ...describeConnection(config.connection),
+  };
+}
+
+/** The connection settings that are set: paths and names only, never a secret or a header value. */
+function describeConnection(connection: Connection): Record<string, string | boolean> {
+  const shown: Record<string, string | boolean> = {};
+  if (connection.bearerTokenFile !== null) shown.bearer_token_file = connection.bearerTokenFile;
+  if (connection.username !== null) shown.username = connection.username;
+  if (connection.passwordFile !== null) shown.password_file = connection.passwordFile;
+  if (Object.keys(connection.headers).length > 0) shown.headers = describeHeaders(connection.headers);
+  if (connection.caFile !== null) shown.ca_file = connection.caFile;
+  if (connection.certFile !== null) shown.cert_file = connection.certFile;
+  if (connection.keyFile !== null) shown.key_file = connection.keyFile;
+  if (connection.insecureSkipVerify) shown.tls_insecure_skip_verify = true;
+  return shown;
+}
+
+/** The monitor's timing and error policy as the configuration sets them (the server and `check` share them). */
+export function monitorSettings(config: Config): { intervalMs: number; staleAfterMs: number; onPrometheusError: ErrorPolicy; dryRun: boolean } {
+  return { intervalMs: config.checkIntervalMs, staleAfterMs: config.staleAfterMs, onPrometheusError: config.onPrometheusError, dryRun: config.dryRun };
+}
+
+/** Header names with their values hidden: `name=***,...`. */
+export function describeHeaders(headers: Readonly<Record<string, string>>): string {
+  return Object.keys(headers).map((name) => `${name}=***`).join(',');
+}
+
+/** The checks the configuration asks for: the checks file's, or the seed's two, for every group. */
+export function configuredChecks(config: Config): readonly CheckDefinition[] {
+  return instantiate(config.checks, config.groups);
+}
