@@ -39,7 +39,7 @@ const PROBE_FAMILIES: Readonly<Record<string, 'gauge' | 'counter' | 'histogram'>
 };
 /** Probe series without a consumergroup label (src/core/exposition.ts): not filtered by $group. */
 const PROBE_WITHOUT_GROUP = new Set(['crm_events_health_build_info', 'crm_events_health_start_time_seconds']);
-/** danielqsj/kafka_exporter's consumer-group series (the recording rules' inputs; ../shared/FIELD-NOTES.md). */
+/** danielqsj/kafka_exporter's consumer-group series (the recording rules' inputs; https://github.com/danielqsj/kafka_exporter). */
 const KAFKA_EXPORTER = [
   'kafka_consumergroup_lag',
   'kafka_consumergroup_lag_sum',
