@@ -2,6 +2,7 @@
 // new snapshot to whoever renders responses. Requests never reach this file: a probe answer is served from
 // memory, so the query rate depends on the interval alone. What is decided here is decided by pure functions of
 // the core (verdict, history); this file holds the timers, the queries in flight and the state between ticks.
+import { systemClock, type Clock } from './clock.js';
 import { observe, type CheckDefinition, type Observation } from './core/checks.js';
 import { isDraining } from './core/drain.js';
 import type { QueryResult } from './core/envelope.js';
@@ -9,16 +10,9 @@ import { codeOf, messageOf } from './core/errors.js';
 import { carryOver, errorTransition, FIRST_VERDICT_KEY, NO_ERRORS, verdictTransition, type ErrorTrack } from './core/history.js';
 import type { ErrorPolicy } from './core/settings.js';
 import { NO_STATS, withDuration, withError, type CheckStats, type Snapshot } from './core/snapshot.js';
-import type { Clock, LogEvent } from './core/types.js';
+import type { LogEvent } from './core/types.js';
 import { judge, newRecord, recordAnswer, recordError, type CheckRecord } from './core/verdict.js';
 import { silentLogger, type Logger } from './log.js';
-
-export const systemClock: Clock = {
-  now: Date.now,
-  monotonicMs: () => performance.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms).unref(), // never keep the process alive
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 /** The part of the Prometheus client the monitor needs. */
 export interface QueryClient {

@@ -1,13 +1,13 @@
 // The probe assembled: client, monitor and server, started and stopped as one. Tests start it in-process
 // with a fake clock or client; main starts it with the real ones.
 import type { AddressInfo } from 'node:net';
+import { systemClock, type Clock } from './clock.js';
 import { readChecks, type ConfigFiles } from './config/load.js';
 import { instantiate, type CheckDefinition } from './core/checks.js';
 import { ConfigError, formatProblem, messageOf } from './core/errors.js';
 import { configuredChecks, describeConfig, monitorSettings, type Config } from './core/settings.js';
-import type { Clock } from './core/types.js';
 import type { Logger } from './log.js';
-import { createMonitor, systemClock, type Monitor, type QueryClient } from './monitor.js';
+import { createMonitor, type Monitor, type QueryClient } from './monitor.js';
 import { tlsOptions } from './prometheus/credentials.js';
 import { createProbeServer, type ProbeServer } from './server.js';
 import { VERSION } from './version.js';

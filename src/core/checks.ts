@@ -57,7 +57,7 @@ export interface Observation {
 const MAX_BREACHING = 100;
 
 // Labels every answer of one group shares: the worst series is named by the others.
-const COMMON_LABELS = new Set(['__name__', 'consumergroup']);
+const COMMON_LABELS: ReadonlySet<string> = new Set(['__name__', 'consumergroup']);
 
 /** A check's name: a URL path segment (/ready/NAME) and a label value, so nothing that needs escaping in either. */
 export const CHECK_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/;

@@ -9,9 +9,9 @@ import { GROUP } from './promql.js';
 
 export type ChecksFileResult = { readonly ok: true; readonly templates: readonly CheckTemplate[] } | { readonly ok: false; readonly problems: readonly string[] };
 
-const FIELDS = new Set(['name', 'query', 'comparison', 'threshold', 'min', 'max', 'for', 'keepFor', 'onNoData', 'onError', 'message', 'noDataMessage', 'unit', 'drain']);
-const COMPARISONS = new Set(['<', '<=', '>', '>=', 'range']);
-const POLICIES = new Set(['pass', 'fail', 'keepLast']);
+const FIELDS: ReadonlySet<string> = new Set(['name', 'query', 'comparison', 'threshold', 'min', 'max', 'for', 'keepFor', 'onNoData', 'onError', 'message', 'noDataMessage', 'unit', 'drain']);
+const COMPARISONS: ReadonlySet<string> = new Set(['<', '<=', '>', '>=', 'range']);
+const POLICIES: ReadonlySet<string> = new Set(['pass', 'fail', 'keepLast']);
 const MAX_CHECKS = 100;
 
 /**

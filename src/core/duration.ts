@@ -1,16 +1,17 @@
 // Durations as operators write them: "500ms", "10s", "5m", "1h", or a sum such as "1m30s" (Prometheus' form).
 
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
+// Sticky, so each part must start where the last ended; made per call, since a regex with /y carries lastIndex.
+const PART_SOURCE = String.raw`(\d+(?:\.\d+)?)(ms|s|m|h|d)`;
 
 /** Milliseconds for a duration string, or undefined when it is not one. "0s" is 0. */
 export function parseDuration(text: string): number | undefined {
   const trimmed = text.trim();
   if (trimmed === '') return undefined;
-  PART.lastIndex = 0;
+  const part = new RegExp(PART_SOURCE, 'y');
   let total = 0;
-  while (PART.lastIndex < trimmed.length) {
-    const match = PART.exec(trimmed);
+  while (part.lastIndex < trimmed.length) {
+    const match = part.exec(trimmed);
     if (match === null) return undefined;
     total += Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
   }

@@ -1,5 +1,5 @@
 // A controlled clock: time moves only when a test says so, and due timers run then.
-import type { Clock } from '../../src/core/types.js';
+import type { Clock } from '../../src/clock.js';
 
 export interface FakeClock extends Clock {
   /** Moves time forward, running timers as they fall due. */
