@@ -2,32 +2,15 @@
 // The entry point: the only place that reads process.env and argv, writes to the console, and handles signals.
 import { runCheck } from './cli/check.js';
 import { healthcheck } from './cli/healthcheck.js';
-import { loadConfig, VARIABLES } from './config/load.js';
-import { ConfigError, errnoOf, formatProblem, messageOf } from './core/errors.js';
+import { sendReload } from './cli/reload.js';
+import { USAGE } from './cli/usage.js';
+import { loadConfig } from './config/load.js';
+import { ConfigError, formatProblem, messageOf } from './core/errors.js';
 import type { Config } from './core/settings.js';
 import { tlsOptions, type TlsOptions } from './prometheus/credentials.js';
 import { createLogger } from './log.js';
 import { startService } from './service.js';
 import { VERSION } from './version.js';
-
-const USAGE = `crm-events-health-probe ${VERSION}
-Readiness probe for a Kafka consumer group, judged from Prometheus.
-
-Usage:
-  node dist/main.js                 serve /ready, /health, /status and /metrics
-  node dist/main.js healthcheck     exit 0 if the local server's /health answers 200 within 2 s, else 1
-                    [PATH]          (another path of the local server, e.g. /ready)
-  node dist/main.js check [--json]  evaluate every check once against Prometheus and exit: 0 healthy,
-                                    1 unhealthy, 3 Prometheus could not be asked, 2 bad configuration;
-                                    prints the /ready message, or the /status document with --json
-  node dist/main.js reload [PID]    send SIGHUP to the probe (PID 1 unless given): re-read CHECKS_FILE and TLS files
-  node dist/main.js --help | --version
-
-Environment (default):
-${Object.entries(VARIABLES)
-  .map(([name, v]) => `  ${name.padEnd(20)} ${v.help} (${v.default})`)
-  .join('\n')}
-`;
 
 // Leaves time to exit inside the 2 s the command promises.
 const HEALTHCHECK_BUDGET_MS = 1_800;
@@ -64,16 +47,10 @@ async function main(argv: readonly string[]): Promise<void> {
     process.exit(result.exitCode);
   }
   if (command === 'reload') {
-    // In a distroless container there is no `kill`: `kubectl exec ... -- node /app/dist/main.js reload` is.
-    const target = rest[0] ?? '1';
-    if (!/^[1-9]\d*$/.test(target) || rest.length > 1) usageError(`reload takes one process id, not ${JSON.stringify(rest.join(' '))}`);
-    try {
-      process.kill(Number(target), 'SIGHUP');
-    } catch (error) {
-      process.stderr.write(`cannot signal process ${target}: ${errnoOf(error, messageOf(error))}\n`);
-      process.exit(1);
-    }
-    process.stdout.write(`sent SIGHUP to process ${target}; its log says whether the reload took (reloaded or reload_failed)\n`);
+    const result = sendReload(rest);
+    if (result.exitCode === 2) usageError(result.message);
+    (result.exitCode === 0 ? process.stdout : process.stderr).write(`${result.message}\n`);
+    if (result.exitCode !== 0) process.exit(result.exitCode);
     return;
   }
   if (command !== undefined) {

@@ -122,8 +122,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
     abort = null;
     // Stopped mid-flight: the queries were cancelled by us, which says nothing about Prometheus.
     if (controller.signal.aborted) return snapshot;
-    records = evaluated.map((one) => one.record);
-    stats = new Map(evaluated.map((one) => [one.record.check.id, one.stats]));
+    records = evaluated.map((result) => result.record);
+    stats = new Map(evaluated.map((result) => [result.record.check.id, result.stats]));
     evaluations += 1;
     publish();
     return snapshot;

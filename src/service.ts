@@ -1,29 +1,24 @@
-// The probe assembled: client, monitor and server, started and stopped as one. Tests start it in-process
-// with a fake clock or client; main starts it with the real ones.
+// The probe assembled: client, monitor and server, started, reloaded and stopped as one. main starts it; the
+// pieces are tested on their own (monitor with a fake clock, server on real sockets) and together as a process.
 import type { AddressInfo } from 'node:net';
-import { systemClock, type Clock } from './clock.js';
-import { readChecks, type ConfigFiles } from './config/load.js';
+import { systemClock } from './clock.js';
+import { readChecks } from './config/load.js';
 import { instantiate, type CheckDefinition } from './core/checks.js';
 import { ConfigError, formatProblem, messageOf } from './core/errors.js';
 import { configuredChecks, describeConfig, monitorSettings, type Config } from './core/settings.js';
 import type { Logger } from './log.js';
 import { createMonitor, type Monitor, type QueryClient } from './monitor.js';
-import { tlsOptions } from './prometheus/credentials.js';
+import { tlsOptions, type TlsOptions } from './prometheus/credentials.js';
 import { createProbeServer, type ProbeServer } from './server.js';
 import { VERSION } from './version.js';
 
 export interface ServiceOptions {
   readonly config: Config;
   readonly log: Logger;
-  readonly clock?: Clock;
-  /** Replaces the undici client (tests of faults a real Prometheus cannot produce). */
-  readonly client?: QueryClient & { close?(): Promise<void> };
-  readonly checks?: readonly CheckDefinition[];
-  /** Where a reload reads CHECKS_FILE and the TLS files (tests pass their own). */
-  readonly files?: ConfigFiles;
 }
 
-type Client = QueryClient & { close?(): Promise<void> };
+/** The Prometheus client as the service holds it: a reload may replace it. */
+type Client = QueryClient & { close(): Promise<void> };
 
 export interface Service {
   readonly address: AddressInfo;
@@ -41,10 +36,10 @@ export interface Service {
 
 export async function startService(options: ServiceOptions): Promise<Service> {
   const { config, log } = options;
-  const clock = options.clock ?? systemClock;
-  let checks = options.checks ?? configuredChecks(config);
+  const clock = systemClock;
+  let checks = configuredChecks(config);
   // Reads and checks the TLS files now: a bad one throws a ConfigError before anything listens.
-  const tls = options.client === undefined ? tlsOptions(config.connection) : undefined;
+  const tls = tlsOptions(config.connection);
   const server = createProbeServer({
     view: { phase: 'starting', snapshot: null, config, checks, version: VERSION, nodeVersion: process.versions.node, startedAtMs: clock.now() },
     now: clock.now,
@@ -61,8 +56,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   log.log('info', 'listening', { address: address.address, port: address.port });
 
   // /health answers from here on; /ready says "starting" until the first evaluation. undici loads only now.
-  const clientFor = options.client === undefined ? (await import('./prometheus/connect.js')).clientFor : undefined;
-  let client: Client = options.client ?? clientFor!(config, tls);
+  const { clientFor } = await import('./prometheus/connect.js');
+  let client: Client = clientFor(config, tls);
   const monitor = createMonitor({
     checks,
     // Through a reference, so that a reload can swap the client (new TLS material) under the monitor.
@@ -78,37 +73,24 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   let reloading = Promise.resolve({ ok: true, error: null as string | null });
 
   async function reloadNow(): Promise<{ ok: boolean; error: string | null }> {
-    const refuse = (error: string): { ok: false; error: string } => {
-      log.log('error', 'reload_failed', { error, kept: 'the previous checks and TLS settings' });
-      server.setReload({ atMs: clock.now(), ok: false, error });
-      return { ok: false, error };
-    };
     // Queued before a SIGTERM: give up. (Nothing below awaits before the client is swapped, so no later check.)
     if (stopping !== undefined) return { ok: false, error: 'shutting down' };
-    let next = checks;
-    if (config.checksFile !== null && options.checks === undefined) {
-      const read = readChecks(config.checksFile, config.groups.length > 1, options.files);
-      if (!read.ok) return refuse(read.problems.map(formatProblem).join('; '));
-      next = instantiate(read.templates, config.groups);
-    }
-    let nextClient: Client | undefined;
-    if (clientFor !== undefined) {
-      try {
-        nextClient = clientFor(config, tlsOptions(config.connection, options.files?.readFile));
-      } catch (error) {
-        return refuse(error instanceof ConfigError ? error.problems.map(formatProblem).join('; ') : messageOf(error));
-      }
+    const next = readReload(config, clientFor);
+    if (!next.ok) {
+      log.log('error', 'reload_failed', { error: next.error, kept: 'the previous checks and TLS settings' });
+      server.setReload({ atMs: clock.now(), ok: false, error: next.error });
+      return { ok: false, error: next.error };
     }
     const previous = client;
-    if (nextClient !== undefined) client = nextClient;
-    checks = next;
+    client = next.client;
+    checks = next.checks ?? checks;
     server.setReload({ atMs: clock.now(), ok: true, error: null });
-    log.log('info', 'reloaded', { checks: next.map((c) => ({ id: c.id, query: c.query })) });
-    await monitor.replaceChecks(next);
+    log.log('info', 'reloaded', { checks: checks.map((c) => ({ id: c.id, query: c.query })) });
+    await monitor.replaceChecks(checks);
     // Only now that the new checks have been evaluated: before, /ready/NEW would combine no judgement into a 200,
     // and /status would show new thresholds beside the old checks' states.
-    server.setChecks(next);
-    if (nextClient !== undefined) await previous.close?.();
+    server.setChecks(checks);
+    await previous.close();
     return { ok: true, error: null };
   }
 
@@ -131,10 +113,31 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         await reloading.catch(() => undefined);
         if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
         await server.close();
-        await client.close?.();
+        await client.close();
         log.log('info', 'shutdown_complete', {});
       })();
       return stopping;
     },
   };
+}
+
+/**
+ * What a reload would put in place: CHECKS_FILE read again (when there is one) and a client built from the TLS
+ * files read again, or why it is refused, in which case everything stays as it was.
+ */
+function readReload(
+  config: Config,
+  clientFor: (config: Config, tls: TlsOptions | undefined) => Client,
+): { ok: true; checks: readonly CheckDefinition[] | null; client: Client } | { ok: false; error: string } {
+  let checks: readonly CheckDefinition[] | null = null;
+  if (config.checksFile !== null) {
+    const read = readChecks(config.checksFile, config.groups.length > 1);
+    if (!read.ok) return { ok: false, error: read.problems.map(formatProblem).join('; ') };
+    checks = instantiate(read.templates, config.groups);
+  }
+  try {
+    return { ok: true, checks, client: clientFor(config, tlsOptions(config.connection)) };
+  } catch (error) {
+    return { ok: false, error: error instanceof ConfigError ? error.problems.map(formatProblem).join('; ') : messageOf(error) };
+  }
 }

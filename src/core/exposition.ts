@@ -52,7 +52,7 @@ export function exposition(view: ProbeView, report: ReadinessReport = assessRead
   ] as const;
   for (const [name, metric, help] of seedGauges) {
     const gauge = family(metric, 'gauge', help);
-    for (const check of view.checks.filter((one) => one.name === name)) {
+    for (const check of view.checks.filter((candidate) => candidate.name === name)) {
       const value = currentValue(judged.get(check.id));
       if (value !== null) gauge.sample(metric, { consumergroup: check.group }, value);
     }

@@ -38,7 +38,7 @@ export function renderHealthJson(view: ProbeView, report: ReadinessReport = asse
     ...(status === 'pass' ? {} : { output: ready.message }),
     checks: Object.fromEntries(
       view.checks.map((check) => {
-        const judged = checks.find((one) => one.record.check.id === check.id);
+        const judged = checks.find((candidate) => candidate.record.check.id === check.id);
         const observation = judged?.record.observation ?? null;
         const entry = {
           componentId: check.group,
