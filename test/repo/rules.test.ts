@@ -12,11 +12,11 @@ import {
   startPrometheus,
   waitFor,
   type RealPrometheus,
-} from './helpers/real-prometheus.js';
+} from '../helpers/real-prometheus.js';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
-const RULES = fileURLToPath(new URL('../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
-const RULE_TESTS = fileURLToPath(new URL('../monitoring/tests/rules.test.yml', import.meta.url));
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
+const RULE_TESTS = fileURLToPath(new URL('../../monitoring/tests/rules.test.yml', import.meta.url));
 
 interface RunResult {
   readonly code: number | null;

@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { getJson, httpRequest } from './helpers/http.js';
-import { launchProbe, readyBecomes, type ReadyBody, startProbe, type Probe } from './helpers/process.js';
-import { freePort, instantVector, requireBinary, startExporter, startPrometheus, waitFor, type FakeExporter } from './helpers/real-prometheus.js';
+import { getJson, httpRequest } from '../helpers/http.js';
+import { launchProbe, readyBecomes, type ReadyBody, startProbe, type Probe } from '../helpers/process.js';
+import { freePort, instantVector, requireBinary, startExporter, startPrometheus, waitFor, type FakeExporter } from '../helpers/real-prometheus.js';
 
-const RULES = fileURLToPath(new URL('../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
+const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
 const TOPIC = 'aetherlink.events';
 const GROUP = 'crm-events-sse';
 const HOT_PARTITION = 0;

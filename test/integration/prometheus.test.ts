@@ -4,8 +4,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { Agent } from 'undici';
-import { PrometheusError } from '../src/core/errors.js';
-import { createPrometheusClient, type PrometheusClient, type PrometheusClientOptions } from '../src/prometheus/client.js';
+import { PrometheusError } from '../../src/core/errors.js';
+import { createPrometheusClient, type PrometheusClient, type PrometheusClientOptions } from '../../src/prometheus/client.js';
 
 // Timing tests use a small deadline; the slack absorbs a loaded CI machine, not undici's own timers.
 const TIMEOUT_MS = 300;

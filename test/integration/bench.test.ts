@@ -4,7 +4,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { requireBinary } from './helpers/real-prometheus.js';
+import { requireBinary } from '../helpers/real-prometheus.js';
 
 // The short form of `npm run bench` (the full run's figures are in BENCHMARKS.md): the script runs end to end
 // against the real Prometheus and prints every figure. The figures themselves are never asserted: they say how
@@ -42,7 +42,7 @@ test('bench, quick form: runs end to end and prints every figure', { timeout: 36
     t.skip(message);
     return;
   }
-  const script = fileURLToPath(new URL('../scripts/bench.ts', import.meta.url));
+  const script = fileURLToPath(new URL('../../scripts/bench.ts', import.meta.url));
   // npm test has just built dist/; rebuilding here would change it under the other test files.
   const child = spawn(process.execPath, ['--import', 'tsx', script, '--quick', '--no-build'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadConfig } from '../src/config/load.js';
-import { type CheckDefinition, type CheckTemplate, instantiate, observe } from '../src/core/checks.js';
-import { configuredChecks } from '../src/core/settings.js';
-import { type CheckRecord, combine, judge, judgeCheck, type JudgeOptions, newRecord, recordAnswer, recordError } from '../src/core/verdict.js';
+import { loadConfig } from '../../src/config/load.js';
+import { type CheckDefinition, type CheckTemplate, instantiate, observe } from '../../src/core/checks.js';
+import { configuredChecks } from '../../src/core/settings.js';
+import { type CheckRecord, combine, judge, judgeCheck, type JudgeOptions, newRecord, recordAnswer, recordError } from '../../src/core/verdict.js';
 
 const [skew, consumers] = configuredChecks(loadConfig({})) as [CheckDefinition, CheckDefinition];
 const T = 1_000_000;

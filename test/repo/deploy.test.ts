@@ -14,11 +14,11 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test, { type TestContext } from 'node:test';
-import { VARIABLES } from '../src/config/load.js';
-import { findBinary } from './helpers/real-prometheus.js';
-import { loadYaml, requireTool } from './helpers/yaml.js';
+import { VARIABLES } from '../../src/config/load.js';
+import { findBinary } from '../helpers/real-prometheus.js';
+import { loadYaml, requireTool } from '../helpers/yaml.js';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const COMPOSE = join(REPO, 'compose.yaml');
 const K8S_DIR = join(REPO, 'deploy/kubernetes');
 const SCHEMA_DIR = join(REPO, 'deploy/schema');

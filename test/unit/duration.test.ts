@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatDuration, parseDuration } from '../src/core/duration.js';
+import { formatDuration, parseDuration } from '../../src/core/duration.js';
 
 test('parseDuration reads the forms operators write', () => {
   const cases: [string, number | undefined][] = [

@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'node:test';
-import { requireBinary } from './helpers/real-prometheus.js';
+import { requireBinary } from '../helpers/real-prometheus.js';
 
-const DASHBOARD = fileURLToPath(new URL('../monitoring/grafana/dashboards/crm-events-health.json', import.meta.url));
-const RULES = fileURLToPath(new URL('../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
-const METRICS_SOURCE = fileURLToPath(new URL('../src/core/exposition.ts', import.meta.url));
+const DASHBOARD = fileURLToPath(new URL('../../monitoring/grafana/dashboards/crm-events-health.json', import.meta.url));
+const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
+const METRICS_SOURCE = fileURLToPath(new URL('../../src/core/exposition.ts', import.meta.url));
 const DATASOURCE_PROVISIONING = fileURLToPath(
-  new URL('../monitoring/grafana/provisioning/datasources/prometheus.yaml', import.meta.url),
+  new URL('../../monitoring/grafana/provisioning/datasources/prometheus.yaml', import.meta.url),
 );
 
 /** What the probe exports (README.md, "/metrics"), by metric family and type. */

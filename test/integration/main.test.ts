@@ -3,16 +3,16 @@ import { readFileSync } from 'node:fs';
 import { Agent, createServer, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { VERSION } from '../src/version.js';
-import { startFakePrometheus, vectorAnswer } from './helpers/fake-prometheus.js';
-import { httpRequest } from './helpers/http.js';
-import { NODE_FLAGS, startProbe } from './helpers/process.js';
-import { freePort } from './helpers/real-prometheus.js';
+import { VERSION } from '../../src/version.js';
+import { startFakePrometheus, vectorAnswer } from '../helpers/fake-prometheus.js';
+import { httpRequest } from '../helpers/http.js';
+import { NODE_FLAGS, startProbe } from '../helpers/process.js';
+import { freePort } from '../helpers/real-prometheus.js';
 
 const fast = { CHECK_INTERVAL: '200ms', QUERY_TIMEOUT: '150ms', STALE_AFTER: '1s', HOST: '127.0.0.1' };
 
 test('--version matches package.json; --help lists every variable', async () => {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   assert.equal(VERSION, pkg.version);
   const version = startProbe(['--version'], {});
   assert.equal(await version.exited, 0);
@@ -27,10 +27,10 @@ test('--version matches package.json; --help lists every variable', async () => 
 });
 
 test('the image runs node with the same flags as npm start and the tests', () => {
-  const dockerfile = readFileSync(new URL('../Dockerfile.distroless', import.meta.url), 'utf8');
+  const dockerfile = readFileSync(new URL('../../Dockerfile.distroless', import.meta.url), 'utf8');
   const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
   assert.deepEqual(entrypoint, ['/usr/local/bin/node', ...NODE_FLAGS, '/app/dist/main.js']);
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
   assert.equal(pkg.scripts.start, 'node $npm_package_config_nodeFlags dist/main.js');
 });
 

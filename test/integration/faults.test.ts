@@ -12,8 +12,8 @@ import { readFileSync } from 'node:fs';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { PrometheusErrorCode } from '../src/core/errors.js';
-import type { FakeHandler } from './helpers/fake-prometheus.js';
+import type { PrometheusErrorCode } from '../../src/core/errors.js';
+import type { FakeHandler } from '../helpers/fake-prometheus.js';
 import {
   apiError,
   cutMidBody,
@@ -34,13 +34,13 @@ import {
   type FaultyPrometheus,
   type Sampler,
   type Samples,
-} from './helpers/faults.js';
-import { startProbe, type Probe } from './helpers/process.js';
-import { freePort, requireBinary, startExporter, startPrometheus, waitFor } from './helpers/real-prometheus.js';
+} from '../helpers/faults.js';
+import { startProbe, type Probe } from '../helpers/process.js';
+import { freePort, requireBinary, startExporter, startPrometheus, waitFor } from '../helpers/real-prometheus.js';
 
 const GROUP = 'crm-events-sse';
 const TOPIC = 'aetherlink.events';
-const RULES = fileURLToPath(new URL('../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
+const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
 const STALE_AFTER_MS = 2_500;
 // Fast, but not so fast that a loaded machine fakes faults: QUERY_TIMEOUT 150ms drew PROM_TIMEOUTs from a healthy
 // fake here (the cold first query of a fresh process included), and so did 250ms under a load average of 8, which

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { quoteLabelValue, selector } from '../src/core/promql.js';
+import { quoteLabelValue, selector } from '../../src/core/promql.js';
 
 test('label values are quoted with Go escaping', () => {
   const cases: [string, string][] = [

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import type { AddressInfo } from 'node:net';
-import { type Environment, loadConfig } from '../src/config/load.js';
-import type { QueryResult, Sample } from '../src/core/envelope.js';
-import { type Config, configuredChecks } from '../src/core/settings.js';
-import { createMonitor } from '../src/monitor.js';
-import { createProbeServer } from '../src/server.js';
-import { fakeClock } from './helpers/clock.js';
-import { getJson, httpRequest } from './helpers/http.js';
+import { type Environment, loadConfig } from '../../src/config/load.js';
+import type { QueryResult, Sample } from '../../src/core/envelope.js';
+import { type Config, configuredChecks } from '../../src/core/settings.js';
+import { createMonitor } from '../../src/monitor.js';
+import { createProbeServer } from '../../src/server.js';
+import { fakeClock } from '../helpers/clock.js';
+import { getJson, httpRequest } from '../helpers/http.js';
 
 /** A probe server on a real socket, fed by a monitor whose Prometheus answers `values`. */
 function probe(t: TestContext, values: { skew: number[]; consumers: number[] }, env: Environment = {}) {

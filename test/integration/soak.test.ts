@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 // The short form of `npm run soak` (the full run's figures are in BENCHMARKS.md): the script works, the probe
 // answers every request while Prometheus flaps, memory and file descriptors come back to where they were.
 test('soak, short form: 200,000 requests while Prometheus flaps', async () => {
-  const script = fileURLToPath(new URL('../scripts/soak.ts', import.meta.url));
+  const script = fileURLToPath(new URL('../../scripts/soak.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', script, '--requests', '200000', '--max-seconds', '120'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));

@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startFakePrometheus, vectorAnswer } from './helpers/fake-prometheus.js';
-import { httpRequest } from './helpers/http.js';
-import { startProbe, type Probe } from './helpers/process.js';
-import { freePort, requireBinary, startExporter, startPrometheus, waitFor } from './helpers/real-prometheus.js';
+import { startFakePrometheus, vectorAnswer } from '../helpers/fake-prometheus.js';
+import { httpRequest } from '../helpers/http.js';
+import { startProbe, type Probe } from '../helpers/process.js';
+import { freePort, requireBinary, startExporter, startPrometheus, waitFor } from '../helpers/real-prometheus.js';
 
-const RULES = fileURLToPath(new URL('../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
+const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
 const PASSWORD = 'probe-secret-pw';
 // bcrypt of PASSWORD at cost 4 (the lowest Prometheus accepts, so the test stays fast); made with
 // python3 -c "import crypt; print(crypt.crypt('probe-secret-pw', crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))"

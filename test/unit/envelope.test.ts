@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseQueryResponse, parseSampleValue, type QueryResult } from '../src/core/envelope.js';
-import { PrometheusError } from '../src/core/errors.js';
+import { parseQueryResponse, parseSampleValue, type QueryResult } from '../../src/core/envelope.js';
+import { PrometheusError } from '../../src/core/errors.js';
 
 const success = (data: unknown, extra: Record<string, unknown> = {}): string =>
   JSON.stringify({ status: 'success', data, ...extra });

@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { getJson, httpRequest } from './helpers/http.js';
-import { launchProbe, readyBecomes, type Probe } from './helpers/process.js';
-import { requireBinary, startExporter, startPrometheus, type FakeExporter } from './helpers/real-prometheus.js';
+import { getJson, httpRequest } from '../helpers/http.js';
+import { launchProbe, readyBecomes, type Probe } from '../helpers/process.js';
+import { requireBinary, startExporter, startPrometheus, type FakeExporter } from '../helpers/real-prometheus.js';
 
-const RULES = fileURLToPath(new URL('../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
+const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
 const TOPIC = 'aetherlink.events';
 
 /** Exporter, real Prometheus and the compiled probe, all on loopback; everything is stopped after the test. */

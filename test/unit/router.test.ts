@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createRouter } from '../src/core/router.js';
+import { createRouter } from '../../src/core/router.js';
 
 const router = createRouter<string>().add('GET', '/ready', 'ready').add('GET', '/health', 'health').add('POST', '/reload', 'reload');
 

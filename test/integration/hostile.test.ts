@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
-import { SERVER_LIMITS } from '../src/server.js';
-import { startFakePrometheus, vectorAnswer } from './helpers/fake-prometheus.js';
-import { httpRequest } from './helpers/http.js';
-import { startProbe, type Probe } from './helpers/process.js';
-import { answerBytesQueued, openFds, rawConnect, rawExchange, rssKiB, serverHolds, type Exchange, type RawConnection } from './helpers/raw-client.js';
-import { freePort, waitFor } from './helpers/real-prometheus.js';
+import { SERVER_LIMITS } from '../../src/server.js';
+import { startFakePrometheus, vectorAnswer } from '../helpers/fake-prometheus.js';
+import { httpRequest } from '../helpers/http.js';
+import { startProbe, type Probe } from '../helpers/process.js';
+import { answerBytesQueued, openFds, rawConnect, rawExchange, rssKiB, serverHolds, type Exchange, type RawConnection } from '../helpers/raw-client.js';
+import { freePort, waitFor } from '../helpers/real-prometheus.js';
 
 /** How fast every other client must be answered while an attack runs. */
 const PROMPT_MS = 200;

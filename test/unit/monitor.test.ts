@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadConfig } from '../src/config/load.js';
-import type { CheckDefinition } from '../src/core/checks.js';
-import type { QueryResult } from '../src/core/envelope.js';
-import { PrometheusError } from '../src/core/errors.js';
-import { configuredChecks } from '../src/core/settings.js';
-import type { Snapshot } from '../src/core/snapshot.js';
-import type { Logger } from '../src/log.js';
-import { createMonitor, type MonitorOptions, type QueryClient } from '../src/monitor.js';
-import { fakeClock } from './helpers/clock.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { CheckDefinition } from '../../src/core/checks.js';
+import type { QueryResult } from '../../src/core/envelope.js';
+import { PrometheusError } from '../../src/core/errors.js';
+import { configuredChecks } from '../../src/core/settings.js';
+import type { Snapshot } from '../../src/core/snapshot.js';
+import type { Logger } from '../../src/log.js';
+import { createMonitor, type MonitorOptions, type QueryClient } from '../../src/monitor.js';
+import { fakeClock } from '../helpers/clock.js';
 
 const checks = configuredChecks(loadConfig({}));
 const vector = (value: number): QueryResult => ({ resultType: 'vector', samples: [{ value, labels: {} }], warnings: [] });

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './helpers/real-prometheus.js';
+import { freePort } from '../helpers/real-prometheus.js';
 
 test('npm run demo plays one hot-key incident: /ready goes 200, 500, 200', async () => {
-  const script = fileURLToPath(new URL('../scripts/demo.ts', import.meta.url));
+  const script = fileURLToPath(new URL('../../scripts/demo.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', script, '--phase', '1s', '--cycles', '1'], {
     env: { PATH: process.env.PATH ?? '', PORT: String(await freePort()) },
     stdio: ['ignore', 'pipe', 'pipe'],

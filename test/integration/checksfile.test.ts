@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { httpRequest, type Answer } from './helpers/http.js';
-import { launchProbe, startProbe, type Probe } from './helpers/process.js';
+import { httpRequest, type Answer } from '../helpers/http.js';
+import { launchProbe, startProbe, type Probe } from '../helpers/process.js';
 import {
   freePort,
   instantVector,
@@ -21,9 +21,9 @@ import {
   waitFor,
   type FakeExporter,
   type RealPrometheus,
-} from './helpers/real-prometheus.js';
+} from '../helpers/real-prometheus.js';
 
-const RULES = fileURLToPath(new URL('../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
+const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
 const TOPIC = 'aetherlink.events';
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,16 +1,16 @@
 // `node dist/main.js check`: one evaluation and an exit code, against the real Prometheus and against a fault.
-import { runCheck } from '../src/cli/check.js';
-import { loadConfig } from '../src/config/load.js';
-import type { QueryResult } from '../src/core/envelope.js';
+import { runCheck } from '../../src/cli/check.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { QueryResult } from '../../src/core/envelope.js';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startProbe } from './helpers/process.js';
-import { freePort, instantVector, requireBinary, startExporter, startPrometheus, waitFor } from './helpers/real-prometheus.js';
+import { startProbe } from '../helpers/process.js';
+import { freePort, instantVector, requireBinary, startExporter, startPrometheus, waitFor } from '../helpers/real-prometheus.js';
 
-const RULES = fileURLToPath(new URL('../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
+const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
 const GROUP = 'crm-events-sse';
 
 async function check(env: Record<string, string>, json = false) {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadConfig, redactUserinfo } from '../src/config/load.js';
-import { ConfigError } from '../src/core/errors.js';
-import { describeConfig } from '../src/core/settings.js';
+import { loadConfig, redactUserinfo } from '../../src/config/load.js';
+import { ConfigError } from '../../src/core/errors.js';
+import { describeConfig } from '../../src/core/settings.js';
 
 /** Files as the test says they are: path -> content; others are missing. */
 function files(contents: Record<string, string>) {
