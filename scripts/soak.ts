@@ -10,7 +10,7 @@ import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { startFakePrometheus, type FakeHandler } from '../test/helpers/fake-prometheus.js';
 import { startProbe } from '../test/helpers/process.js';
-import { freePort, waitFor } from '../test/helpers/real-prometheus.js';
+import { freePort, waitFor } from '../test/helpers/wait.js';
 
 const { values } = parseArgs({
   options: {

@@ -2,7 +2,7 @@
 // with the probe's own bytes (baseline), and load runs with how busy the server was during them.
 import { existsSync, writeFileSync } from 'node:fs';
 import { MAIN, NODE_FLAGS } from '../../test/helpers/process.js';
-import { freePort } from '../../test/helpers/real-prometheus.js';
+import { freePort } from '../../test/helpers/wait.js';
 import type { BaselineAnswer } from './baseline.js';
 import { cpuMs, rawGet, spawnChild, waitForAnswer, waitingForCpuMs, type Child, type RawAnswer } from './procs.js';
 import { fixed } from './report.js';

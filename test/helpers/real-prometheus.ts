@@ -6,11 +6,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, rmSync, statSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './wait.js';
 
 const READY_TIMEOUT_MS = 20_000;
 const STOP_GRACE_MS = 5_000;
@@ -51,18 +52,6 @@ export function requireBinary(t: TestContext, name: 'prometheus' | 'promtool'): 
   if (process.env.CI === 'true') assert.fail(message);
   t.skip(message);
   return undefined;
-}
-
-/** A port that was free a moment ago on 127.0.0.1 (bound to port 0, read, closed). */
-export async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((done, fail) => {
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', done);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((done) => server.close(() => done()));
-  return port;
 }
 
 /** A running Prometheus. stop()/start() keep the port and the data dir; close() also deletes them. */
@@ -349,36 +338,6 @@ export async function startExporter(): Promise<FakeExporter> {
       await closed;
     },
   };
-}
-
-/**
- * Polls fn until it returns something other than undefined, for at most timeoutMs (default 10 s). fn may report
- * what it saw through `seen`; the timeout error names `what` and the last value seen or the last error thrown.
- */
-export async function waitFor<T>(
-  what: string,
-  fn: (seen: (value: unknown) => void) => Promise<T | undefined>,
-  options?: { timeoutMs?: number; intervalMs?: number },
-): Promise<T> {
-  const timeoutMs = options?.timeoutMs ?? 10_000;
-  const intervalMs = options?.intervalMs ?? 100;
-  const deadline = performance.now() + timeoutMs;
-  let last: unknown;
-  const seen = (value: unknown): void => {
-    last = value;
-  };
-  for (;;) {
-    try {
-      const result = await fn(seen);
-      if (result !== undefined) return result;
-    } catch (error) {
-      last = error;
-    }
-    if (performance.now() + intervalMs > deadline) break;
-    await sleep(intervalMs);
-  }
-  const description = last instanceof Error ? `${last.name}: ${last.message}` : JSON.stringify(last);
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${description}`);
 }
 
 /** POSTs an instant query and returns the envelope's `data`; throws on a non-2xx answer or status "error". */

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startProbe } from '../helpers/process.js';
-import { freePort, instantVector, requireBinary, startExporter, startPrometheus, waitFor } from '../helpers/real-prometheus.js';
+import { instantVector, requireBinary, startExporter, startPrometheus } from '../helpers/real-prometheus.js';
+import { freePort, waitFor } from '../helpers/wait.js';
 
 const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
 const GROUP = 'crm-events-sse';

@@ -12,16 +12,8 @@ import { after, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { httpRequest, type Answer } from '../helpers/http.js';
 import { launchProbe, startProbe, type Probe } from '../helpers/process.js';
-import {
-  freePort,
-  instantVector,
-  requireBinary,
-  startExporter,
-  startPrometheus,
-  waitFor,
-  type FakeExporter,
-  type RealPrometheus,
-} from '../helpers/real-prometheus.js';
+import { instantVector, requireBinary, startExporter, startPrometheus, type FakeExporter, type RealPrometheus } from '../helpers/real-prometheus.js';
+import { freePort, waitFor } from '../helpers/wait.js';
 
 const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
 const TOPIC = 'aetherlink.events';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../helpers/real-prometheus.js';
+import { freePort } from '../helpers/wait.js';
 
 test('npm run demo plays one hot-key incident: /ready goes 200, 500, 200', async () => {
   const script = fileURLToPath(new URL('../../scripts/demo.ts', import.meta.url));

@@ -10,7 +10,8 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { getJson, httpRequest } from '../helpers/http.js';
 import { launchProbe, readyBecomes, type ReadyBody, startProbe, type Probe } from '../helpers/process.js';
-import { freePort, instantVector, requireBinary, startExporter, startPrometheus, waitFor, type FakeExporter } from '../helpers/real-prometheus.js';
+import { instantVector, requireBinary, startExporter, startPrometheus, type FakeExporter } from '../helpers/real-prometheus.js';
+import { freePort, waitFor } from '../helpers/wait.js';
 
 const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
 const TOPIC = 'aetherlink.events';

@@ -36,7 +36,8 @@ import {
   type Samples,
 } from '../helpers/faults.js';
 import { startProbe, type Probe } from '../helpers/process.js';
-import { freePort, requireBinary, startExporter, startPrometheus, waitFor } from '../helpers/real-prometheus.js';
+import { requireBinary, startExporter, startPrometheus } from '../helpers/real-prometheus.js';
+import { freePort, waitFor } from '../helpers/wait.js';
 
 const GROUP = 'crm-events-sse';
 const TOPIC = 'aetherlink.events';

@@ -13,7 +13,7 @@ import { startFakePrometheus, vectorAnswer } from '../helpers/fake-prometheus.js
 import { httpRequest } from '../helpers/http.js';
 import { startProbe, type Probe } from '../helpers/process.js';
 import { answerBytesQueued, openFds, rawConnect, rawExchange, rssKiB, serverHolds, type Exchange, type RawConnection } from '../helpers/raw-client.js';
-import { freePort, waitFor } from '../helpers/real-prometheus.js';
+import { freePort, waitFor } from '../helpers/wait.js';
 
 /** How fast every other client must be answered while an attack runs. */
 const PROMPT_MS = 200;

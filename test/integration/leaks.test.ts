@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { startFakePrometheus, type FakeHandler } from '../helpers/fake-prometheus.js';
 import { httpRequest } from '../helpers/http.js';
 import { startProbe } from '../helpers/process.js';
-import { freePort, waitFor } from '../helpers/real-prometheus.js';
+import { freePort, waitFor } from '../helpers/wait.js';
 
 /** What the request carried that identifies the caller, quoted back in the answer. */
 const echoed = (req: Parameters<FakeHandler>[1]): string => `auth=${req.headers.authorization ?? ''} key=${req.headers['x-api-key'] ?? ''} tenant=${req.headers['x-scope-orgid'] ?? ''}`;

@@ -7,7 +7,7 @@ import { VERSION } from '../../src/version.js';
 import { startFakePrometheus, vectorAnswer } from '../helpers/fake-prometheus.js';
 import { httpRequest } from '../helpers/http.js';
 import { NODE_FLAGS, startProbe } from '../helpers/process.js';
-import { freePort } from '../helpers/real-prometheus.js';
+import { freePort } from '../helpers/wait.js';
 
 const fast = { CHECK_INTERVAL: '200ms', QUERY_TIMEOUT: '150ms', STALE_AFTER: '1s', HOST: '127.0.0.1' };
 

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { startFakePrometheus, vectorAnswer } from '../helpers/fake-prometheus.js';
 import { httpRequest } from '../helpers/http.js';
 import { startProbe, type Probe } from '../helpers/process.js';
-import { freePort, requireBinary, startExporter, startPrometheus, waitFor } from '../helpers/real-prometheus.js';
+import { requireBinary, startExporter, startPrometheus } from '../helpers/real-prometheus.js';
+import { freePort, waitFor } from '../helpers/wait.js';
 
 const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
 const PASSWORD = 'probe-secret-pw';

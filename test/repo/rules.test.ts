@@ -5,14 +5,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import test, { type TestContext } from 'node:test';
-import {
-  instantVector,
-  requireBinary,
-  startExporter,
-  startPrometheus,
-  waitFor,
-  type RealPrometheus,
-} from '../helpers/real-prometheus.js';
+import { instantVector, requireBinary, startExporter, startPrometheus, type RealPrometheus } from '../helpers/real-prometheus.js';
+import { waitFor } from '../helpers/wait.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
