@@ -1,11 +1,12 @@
 // The repository stands alone: a clone has everything its files point at. No file refers to documents kept beside
 // the repository (a sibling "shared" folder of notes and design drafts), and every relative Markdown link of the
 // README and docs/ reaches a file that exists. Upstream facts are cited by public URL instead (docs/DESIGN.md).
-import test from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import test from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
