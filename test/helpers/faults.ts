@@ -1,80 +1,10 @@
-// What a broken Prometheus does, over real sockets, for the fault suite (test/faults.test.ts): a fake that can
-// also stop listening (connection refused) and come back on the same port, one handler per misbehaviour, timed
-// requests to the probe on fresh connections, and a sampler process that times them from outside the test runner.
+// What a broken Prometheus does, for the fault suite (test/integration/faults.test.ts): one handler per
+// misbehaviour for the shared fake (fake-prometheus.ts, which also goes down and comes back for "connection
+// refused"), timed requests to the probe on fresh connections, and a sampler process that times them from outside
+// the test runner.
 import { spawn } from 'node:child_process';
-import { createServer, request, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { request, type ServerResponse } from 'node:http';
 import type { FakeHandler } from './fake-prometheus.js';
-
-/**
- * startFakePrometheus' twin, plus down()/up(): that helper does not expose its server, and "connection refused"
- * in the middle of a run needs the listener gone while the probe keeps its URL.
- */
-export interface FaultyPrometheus {
-  readonly url: string;
-  readonly port: number;
-  /** Queries received so far. */
-  readonly queries: string[];
-  handle: FakeHandler;
-  /** Connections open right now (the probe's keep-alive pool, and any it failed to close). */
-  openConnections(): number;
-  /** Stops listening and cuts every connection: the next connect is refused. */
-  down(): Promise<void>;
-  /** Listens again on the same port. */
-  up(): Promise<void>;
-  close(): Promise<void>;
-}
-
-export async function startFaultyPrometheus(handle: FakeHandler): Promise<FaultyPrometheus> {
-  const queries: string[] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const query = new URLSearchParams(Buffer.concat(chunks).toString()).get('query') ?? '';
-      queries.push(query);
-      fake.handle(query, req, res);
-    });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  const listen = (port: number): Promise<void> =>
-    new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  const stop = (): Promise<void> =>
-    new Promise((resolve) => {
-      if (!server.listening) return resolve();
-      server.close(() => resolve());
-      // Keep-alive connections and hanging responses alike: close() would otherwise wait for them.
-      for (const socket of sockets) socket.destroy();
-    });
-
-  await listen(0);
-  const { port } = server.address() as AddressInfo;
-  let closed = false;
-  const fake: FaultyPrometheus = {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    queries,
-    handle,
-    openConnections: () => sockets.size,
-    down: stop,
-    up: () => (closed || server.listening ? Promise.resolve() : listen(port)),
-    close: () => {
-      closed = true;
-      return stop();
-    },
-  };
-  return fake;
-}
 
 /** One series of a vector answer. */
 export interface Series {
@@ -158,8 +88,8 @@ export function trickle(everyMs: number): FakeHandler {
 
 /** Headers only after `delayMs`, then `then`'s answer; nothing if the client has gone. */
 export function headersAfter(delayMs: number, then: FakeHandler): FakeHandler {
-  return (query, req, res) => {
-    const timer = setTimeout(() => then(query, req, res), delayMs);
+  return (query, req, res, body) => {
+    const timer = setTimeout(() => then(query, req, res, body), delayMs);
     res.on('close', () => clearTimeout(timer));
   };
 }

@@ -3,15 +3,14 @@ import { runCheck } from '../../src/cli/check.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { QueryResult } from '../../src/core/envelope.js';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { startFakePrometheus } from '../helpers/fake-prometheus.js';
+import { neverAnswer } from '../helpers/faults.js';
 import { startProbe } from '../helpers/process.js';
-import { instantVector, requireBinary, startExporter, startPrometheus } from '../helpers/real-prometheus.js';
+import { instantVector, requireBinary } from '../helpers/real-prometheus.js';
+import { startStack } from '../helpers/stack.js';
 import { freePort, waitFor } from '../helpers/wait.js';
 
-const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
 const GROUP = 'crm-events-sse';
 
 async function check(env: Record<string, string>, json = false) {
@@ -22,12 +21,11 @@ async function check(env: Record<string, string>, json = false) {
 
 test('check against the real Prometheus: 0 healthy, 1 hot key, 1 too few consumers', async (t) => {
   if (requireBinary(t, 'prometheus') === undefined) return;
-  const exporter = await startExporter();
-  t.after(() => exporter.close());
-  for (let partition = 0; partition < 8; partition += 1) exporter.setLag(GROUP, 'events', partition, 10);
-  exporter.setMembers(GROUP, 3);
-  const prometheus = await startPrometheus({ scrapeTargets: [exporter.target], ruleFiles: [RULES] });
-  t.after(() => prometheus.close());
+  // A topic of its own name, "events": the message below names it.
+  const { exporter, prometheus } = await startStack(t, (fresh) => {
+    for (let partition = 0; partition < 8; partition += 1) fresh.setLag(GROUP, 'events', partition, 10);
+    fresh.setMembers(GROUP, 3);
+  });
   const env = { PROMETHEUS_URL: prometheus.url };
   const recorded = (promql: string, value: number) =>
     waitFor(`${promql} = ${value}`, async () => ((await instantVector(prometheus.url, promql))[0]?.value === value ? true : undefined), { timeoutMs: 20_000 });
@@ -56,13 +54,9 @@ test('check against the real Prometheus: 0 healthy, 1 hot key, 1 too few consume
 
 test('check exits 3 when Prometheus cannot be asked, whatever ON_PROMETHEUS_ERROR says, after QUERY_TIMEOUT', async (t) => {
   // Accepts connections and never answers.
-  const silent = createServer(() => {});
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    silent.closeAllConnections();
-    return new Promise<void>((resolve) => silent.close(() => resolve()));
-  });
-  const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  const silent = await startFakePrometheus(neverAnswer);
+  t.after(() => silent.close());
+  const url = silent.url;
   for (const policy of ['pass', 'fail']) {
     const started = Date.now();
     const result = await check({ PROMETHEUS_URL: url, QUERY_TIMEOUT: '500ms', ON_PROMETHEUS_ERROR: policy });

@@ -4,59 +4,20 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { test, type TestContext } from 'node:test';
+import { startFakePrometheus } from '../helpers/fake-prometheus.js';
 import { httpRequest, type Answer } from '../helpers/http.js';
 import { launchProbe, startProbe, type Probe } from '../helpers/process.js';
-import { instantVector, requireBinary, startExporter, startPrometheus, type FakeExporter, type RealPrometheus } from '../helpers/real-prometheus.js';
+import { instantVector, requireBinary, type RealPrometheus } from '../helpers/real-prometheus.js';
+import { balanced, sharedStack, TOPIC } from '../helpers/stack.js';
 import { freePort, waitFor } from '../helpers/wait.js';
 
-const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
-const TOPIC = 'aetherlink.events';
 
-// ---------------------------------------------------------------------------------------------------------------
 // One exporter and one Prometheus for the whole file, started by the first test that needs them. Each test judges
 // groups of its own, so the tests do not disturb each other's series.
-
-interface Stack {
-  readonly exporter: FakeExporter;
-  readonly prometheus: RealPrometheus;
-}
-
-let shared: Promise<Stack> | undefined;
-
-async function startStack(): Promise<Stack> {
-  const exporter = await startExporter();
-  try {
-    const prometheus = await startPrometheus({ scrapeTargets: [exporter.target], ruleFiles: [RULES] });
-    return { exporter, prometheus };
-  } catch (error) {
-    await exporter.close();
-    throw error;
-  }
-}
-
-/** The shared stack, or undefined after skipping (a missing prometheus fails the test instead under CI=true). */
-async function stack(t: TestContext): Promise<Stack | undefined> {
-  if (requireBinary(t, 'prometheus') === undefined) return undefined;
-  shared ??= startStack();
-  return shared;
-}
-
-after(async () => {
-  const started = await shared?.catch(() => undefined);
-  await started?.prometheus.close();
-  await started?.exporter.close();
-});
-
-function balanced(exporter: FakeExporter, group: string, members: number): void {
-  for (let partition = 0; partition < 8; partition += 1) exporter.setLag(group, TOPIC, partition, 10);
-  exporter.setMembers(group, members);
-}
+const stack = sharedStack();
 
 /** Waits (bounded) until Prometheus has recorded every group's series, so that a probe's first look sees data. */
 async function recorded(prometheus: RealPrometheus, groups: readonly string[]): Promise<void> {
@@ -629,47 +590,35 @@ test('SIGHUP reloads the checks file: new checks at once; a broken file keeps th
   assert.equal(probe.stderr(), '');
 });
 
-/** Between the probe and the real Prometheus: holds every request `delayMs` before passing it on. */
+/** Between the probe and the real Prometheus: the shared fake, holding every request `delayMs` before passing it on. */
 async function slowProxy(t: TestContext, target: string, delayMs: number) {
   const counts = { arrived: 0, cancelled: 0 };
-  const server = createServer((req, res) => {
+  const proxy = await startFakePrometheus((_query, req, res, body) => {
     counts.arrived += 1;
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      let gone = false;
-      res.on('close', () => {
-        if (!res.writableFinished) {
-          gone = true;
-          counts.cancelled += 1;
-        }
-      });
-      setTimeout(() => {
-        if (gone) return;
-        fetch(`${target}${req.url ?? '/'}`, {
-          method: req.method,
-          headers: { 'content-type': String(req.headers['content-type'] ?? 'application/x-www-form-urlencoded') },
-          body: req.method === 'POST' ? Buffer.concat(chunks) : undefined,
-          signal: AbortSignal.timeout(5_000),
-        })
-          .then(async (answer) => {
-            const body = Buffer.from(await answer.arrayBuffer());
-            if (!gone) res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(body);
-          })
-          .catch(() => res.destroy());
-      }, delayMs);
+    let gone = false;
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        gone = true;
+        counts.cancelled += 1;
+      }
     });
+    setTimeout(() => {
+      if (gone) return;
+      fetch(`${target}${req.url ?? '/'}`, {
+        method: req.method,
+        headers: { 'content-type': String(req.headers['content-type'] ?? 'application/x-www-form-urlencoded') },
+        body: req.method === 'POST' ? body : undefined,
+        signal: AbortSignal.timeout(5_000),
+      })
+        .then(async (answer) => {
+          const answerBody = Buffer.from(await answer.arrayBuffer());
+          if (!gone) res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(answerBody);
+        })
+        .catch(() => res.destroy());
+    }, delayMs);
   });
-  await new Promise<void>((done, fail) => {
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', done);
-  });
-  t.after(async () => {
-    const closed = new Promise<void>((done) => server.close(() => done()));
-    server.closeAllConnections();
-    await closed;
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, counts };
+  t.after(() => proxy.close());
+  return { url: proxy.url, counts };
 }
 
 test('SIGHUP while a query is in flight: the old checks answer until the new ones are evaluated; the cancelled query is no Prometheus error', async (t) => {

@@ -5,16 +5,15 @@
 //    when it stops falling or when DRAIN_GRACE is spent; DRAIN_GRACE=0s turns it off.
 // 6. Dry run: /ready always 200, the would-be verdict in the body, /status, /metrics and the log.
 import assert from 'node:assert/strict';
-import { createServer, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { startFakePrometheus } from '../helpers/fake-prometheus.js';
+import { neverAnswer } from '../helpers/faults.js';
 import { getJson, httpRequest } from '../helpers/http.js';
 import { launchProbe, readyBecomes, type ReadyBody, startProbe, type Probe } from '../helpers/process.js';
-import { instantVector, requireBinary, startExporter, startPrometheus, type FakeExporter } from '../helpers/real-prometheus.js';
+import { instantVector, requireBinary, type FakeExporter } from '../helpers/real-prometheus.js';
+import { balanced, startStack, TOPIC } from '../helpers/stack.js';
 import { freePort, waitFor } from '../helpers/wait.js';
 
-const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
-const TOPIC = 'aetherlink.events';
 const GROUP = 'crm-events-sse';
 const HOT_PARTITION = 0;
 /** The slope of the hottest partition's lag, as the probe asks for it with DRAIN_WINDOW=10s. */
@@ -43,18 +42,9 @@ interface Status {
 
 /** Exporter, real Prometheus and the compiled probe, all on loopback; everything is stopped after the test. */
 async function stack(t: TestContext, env: Record<string, string> = {}) {
-  const exporter = await startExporter();
-  t.after(() => exporter.close());
-  balanced(exporter);
-  const prometheus = await startPrometheus({ scrapeTargets: [exporter.target], ruleFiles: [RULES] });
-  t.after(() => prometheus.close());
+  const { exporter, prometheus } = await startStack(t, (fresh) => balanced(fresh, GROUP));
   const { probe, port } = await launchProbe(t, { PROMETHEUS_URL: prometheus.url, KAFKA_GROUP: GROUP, ...env });
   return { exporter, prometheus, probe, port };
-}
-
-function balanced(exporter: FakeExporter): void {
-  for (let partition = 0; partition < 8; partition += 1) exporter.setLag(GROUP, TOPIC, partition, 10);
-  exporter.setMembers(GROUP, 3);
 }
 
 /**
@@ -313,26 +303,13 @@ test('dry run: /ready answers 200 with the would-be verdict; /status, /metrics a
 });
 
 test('dry run: /ready is 200 while starting, with would_be_status_code 503', async (t) => {
-  // No Prometheus needed: a loopback listener that accepts and never answers holds the first evaluation for
-  // QUERY_TIMEOUT (4 s), long enough to ask /ready while the probe is still starting.
-  const held = new Set<Socket>();
-  const blackHole = createServer((socket) => {
-    held.add(socket);
-    socket.on('close', () => held.delete(socket));
-    socket.on('error', () => undefined);
-  });
-  await new Promise<void>((resolve, reject) => {
-    blackHole.once('error', reject);
-    blackHole.listen(0, '127.0.0.1', resolve);
-  });
-  t.after(async () => {
-    for (const socket of held) socket.destroy();
-    await new Promise<void>((resolve) => blackHole.close(() => resolve()));
-  });
-  const { port: silentPort } = blackHole.address() as { port: number };
+  // No Prometheus needed: the fake that accepts and never answers holds the first evaluation for QUERY_TIMEOUT
+  // (4 s), long enough to ask /ready while the probe is still starting.
+  const blackHole = await startFakePrometheus(neverAnswer);
+  t.after(() => blackHole.close());
   const port = await freePort();
   const probe: Probe = startProbe([], {
-    PROMETHEUS_URL: `http://127.0.0.1:${silentPort}`,
+    PROMETHEUS_URL: blackHole.url,
     KAFKA_GROUP: GROUP,
     PORT: String(port),
     HOST: '127.0.0.1',

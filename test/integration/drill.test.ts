@@ -2,29 +2,20 @@
 // exporter with kafka_exporter's metric names, and the compiled probe (node dist/main.js) asking it.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { getJson, httpRequest } from '../helpers/http.js';
 import { launchProbe, readyBecomes, type Probe } from '../helpers/process.js';
-import { requireBinary, startExporter, startPrometheus, type FakeExporter } from '../helpers/real-prometheus.js';
+import { requireBinary } from '../helpers/real-prometheus.js';
+import { balanced, startStack, TOPIC } from '../helpers/stack.js';
 
-const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
-const TOPIC = 'aetherlink.events';
 
 /** Exporter, real Prometheus and the compiled probe, all on loopback; everything is stopped after the test. */
 async function stack(t: TestContext, group: string, env: Record<string, string> = {}, hotFromTheStart = false) {
-  const exporter = await startExporter();
-  t.after(() => exporter.close());
-  balanced(exporter, group);
-  if (hotFromTheStart) exporter.setLag(group, TOPIC, 0, 400);
-  const prometheus = await startPrometheus({ scrapeTargets: [exporter.target], ruleFiles: [RULES] });
-  t.after(() => prometheus.close());
+  const { exporter, prometheus } = await startStack(t, (fresh) => {
+    balanced(fresh, group);
+    if (hotFromTheStart) fresh.setLag(group, TOPIC, 0, 400);
+  });
   const launch = (): Promise<{ probe: Probe; port: number }> => launchProbe(t, { PROMETHEUS_URL: prometheus.url, KAFKA_GROUP: group, ...env });
   return { exporter, prometheus, launch };
-}
-
-function balanced(exporter: FakeExporter, group: string): void {
-  for (let partition = 0; partition < 8; partition += 1) exporter.setLag(group, TOPIC, partition, 10);
-  exporter.setMembers(group, 3);
 }
 
 

@@ -11,9 +11,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import type { PrometheusErrorCode } from '../../src/core/errors.js';
-import type { FakeHandler } from '../helpers/fake-prometheus.js';
+import { startFakePrometheus, type FakeHandler, type FakePrometheus } from '../helpers/fake-prometheus.js';
 import {
   apiError,
   cutMidBody,
@@ -25,23 +24,20 @@ import {
   raw,
   sampleValue,
   scalars,
-  startFaultyPrometheus,
   startSampler,
   timedGet,
   trickle,
   values,
   vectors,
-  type FaultyPrometheus,
   type Sampler,
   type Samples,
 } from '../helpers/faults.js';
 import { startProbe, type Probe } from '../helpers/process.js';
-import { requireBinary, startExporter, startPrometheus } from '../helpers/real-prometheus.js';
+import { requireBinary } from '../helpers/real-prometheus.js';
+import { balanced, startStack, TOPIC } from '../helpers/stack.js';
 import { freePort, waitFor } from '../helpers/wait.js';
 
 const GROUP = 'crm-events-sse';
-const TOPIC = 'aetherlink.events';
-const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
 const STALE_AFTER_MS = 2_500;
 // Fast, but not so fast that a loaded machine fakes faults: QUERY_TIMEOUT 150ms drew PROM_TIMEOUTs from a healthy
 // fake here (the cold first query of a fresh process included), and so did 250ms under a load average of 8, which
@@ -285,7 +281,7 @@ interface Fault {
  */
 const MAX_POOLED_CONNECTIONS = 4;
 
-async function noConnectionLeft(fake: FaultyPrometheus): Promise<string> {
+async function noConnectionLeft(fake: FakePrometheus): Promise<string> {
   // A socket the probe has just destroyed takes a moment to be seen closed here.
   const open = await waitFor(
     `at most ${MAX_POOLED_CONNECTIONS} connections open on the fake`,
@@ -470,7 +466,7 @@ async function exerciseFault(t: TestContext, run: FaultRun): Promise<void> {
 
 /** A fault of the fake's handler: switched on by swapping the handler, off by swapping the healthy one back. */
 function swap(make: () => FakeHandler) {
-  return (fake: FaultyPrometheus): Fault => ({
+  return (fake: FakePrometheus): Fault => ({
     inject: () => {
       fake.handle = make();
     },
@@ -483,7 +479,7 @@ function swap(make: () => FakeHandler) {
 
 /** 50 MiB, cut off at the 1 MiB cap: the fake must see the probe hang up before it has written everything. */
 function huge(announce: boolean) {
-  return (fake: FaultyPrometheus): Fault => {
+  return (fake: FakePrometheus): Fault => {
     const totalBytes = 50 * MiB;
     const body = hugeBody(totalBytes, announce);
     return {
@@ -513,7 +509,7 @@ const FULL_JSON = JSON.stringify({ status: 'success', data: { resultType: 'vecto
 interface FaultCase {
   readonly name: string;
   readonly code: PrometheusErrorCode;
-  readonly fault: (fake: FaultyPrometheus) => Fault;
+  readonly fault: (fake: FakePrometheus) => Fault;
   /** ON_PROMETHEUS_ERROR values to run it with; `fail` for one fault of each kind. */
   readonly policies?: readonly Policy[];
 }
@@ -676,7 +672,7 @@ const VALUES: readonly ValueCase[] = [
 
 /** healthy -> an answer -> healthy: the answer's verdict, never an error, never stale. */
 async function exerciseValue(t: TestContext, value: ValueCase): Promise<void> {
-  const fake = await startFaultyPrometheus(HEALTHY);
+  const fake = await startFakePrometheus(HEALTHY);
   t.after(() => fake.close());
   const { probe, port } = await launch(t, fake.url);
   await readyHealthy(port);
@@ -745,7 +741,7 @@ describe('Prometheus faults against the compiled probe', { concurrency: CONCURRE
   for (const policy of BOTH) {
     for (const fault of FAULTS.filter((f) => (f.policies ?? ['pass']).includes(policy))) {
       it(`${fault.name} -> ${fault.code}, ON_PROMETHEUS_ERROR=${policy}`, async (t) => {
-        const fake = await startFaultyPrometheus(HEALTHY);
+        const fake = await startFakePrometheus(HEALTHY);
         t.after(() => fake.close());
         await exerciseFault(t, { url: fake.url, code: fault.code, policy, fault: fault.fault(fake) });
       });
@@ -772,10 +768,10 @@ describe('shutdown during a query', () => {
     let inFlight = 0;
     // Slow but within the deadline: 1.5 s to answer, QUERY_TIMEOUT 2 s, so no real timeout can happen.
     const slow = headersAfter(1_500, HEALTHY);
-    const fake = await startFaultyPrometheus((query, req, res) => {
+    const fake = await startFakePrometheus((query, req, res, body) => {
       inFlight += 1;
       res.on('close', () => (inFlight -= 1));
-      slow(query, req, res);
+      slow(query, req, res, body);
     });
     t.after(() => fake.close());
     const { probe } = await launch(t, fake.url, { CHECK_INTERVAL: '3s', QUERY_TIMEOUT: '2s', STALE_AFTER: '10s' });
@@ -794,12 +790,7 @@ describe('shutdown during a query', () => {
 describe('a real Prometheus', () => {
   it('killed in the middle of a run and started again -> PROM_NETWORK', async (t) => {
     if (requireBinary(t, 'prometheus') === undefined) return;
-    const exporter = await startExporter();
-    t.after(() => exporter.close());
-    for (let partition = 0; partition < 8; partition += 1) exporter.setLag(GROUP, TOPIC, partition, 10);
-    exporter.setMembers(GROUP, 3);
-    const prometheus = await startPrometheus({ scrapeTargets: [exporter.target], ruleFiles: [RULES] });
-    t.after(() => prometheus.close());
+    const { prometheus } = await startStack(t, (exporter) => balanced(exporter, GROUP));
     await exerciseFault(t, {
       url: prometheus.url,
       code: 'PROM_NETWORK',

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { test, type TestContext } from 'node:test';
 import { Agent } from 'undici';
 import { PrometheusError } from '../../src/core/errors.js';
 import { createPrometheusClient, type PrometheusClient, type PrometheusClientOptions } from '../../src/prometheus/client.js';
+import { startFakePrometheus, type FakePrometheus } from '../helpers/fake-prometheus.js';
+import { freePort } from '../helpers/wait.js';
 
 // Timing tests use a small deadline; the slack absorbs a loaded CI machine, not undici's own timers.
 const TIMEOUT_MS = 300;
@@ -16,45 +16,13 @@ const VECTOR_BODY = JSON.stringify({
   data: { resultType: 'vector', result: [{ metric: { job: 'crm' }, value: [1712000000, '7'] }] },
 });
 
-interface Recorded {
-  readonly method: string | undefined;
-  readonly url: string | undefined;
-  readonly headers: IncomingMessage['headers'];
-  readonly body: string;
-}
-
-interface FakePrometheus {
-  readonly server: Server;
-  readonly origin: string;
-  readonly requests: Recorded[];
-  connections: number;
-}
-
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** A node:http fake Prometheus on 127.0.0.1, port 0; records what it was sent, closed when the test ends. */
+/** The shared fake Prometheus on 127.0.0.1, answering with `handler`; it records what it was sent, closed when the test ends. */
 async function fakePrometheus(t: TestContext, handler: Handler): Promise<FakePrometheus> {
-  const fake: FakePrometheus = { server: createServer(), origin: '', requests: [], connections: 0 };
-  fake.server.on('connection', () => {
-    fake.connections += 1;
-  });
-  fake.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      fake.requests.push({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString() });
-      handler(req, res);
-    });
-  });
-  fake.server.listen(0, '127.0.0.1');
-  await once(fake.server, 'listening');
-  const { port } = fake.server.address() as AddressInfo;
-  t.after(async () => {
-    fake.server.closeAllConnections();
-    fake.server.close();
-    await once(fake.server, 'close');
-  });
-  return Object.assign(fake, { origin: `http://127.0.0.1:${port}` });
+  const fake = await startFakePrometheus((_query, req, res) => handler(req, res));
+  t.after(() => fake.close());
+  return fake;
 }
 
 function client(t: TestContext, options: Partial<PrometheusClientOptions> & { url: string }): PrometheusClient {
@@ -77,16 +45,6 @@ const answer =
  */
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** A port nothing listens on: bound by us, then released. */
-async function closedPort(): Promise<number> {
-  const server = createNetServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
 /** Every message along the cause chain, to prove a secret reached none of them. */
 function messages(error: unknown): string {
   const parts: string[] = [];
@@ -98,7 +56,7 @@ function messages(error: unknown): string {
 
 test('POSTs a form with query and timeout to the path under the prefix, and parses the answer', async (t) => {
   const fake = await fakePrometheus(t, answer(200, VECTOR_BODY));
-  const prometheus = client(t, { url: `${fake.origin}/prom/` });
+  const prometheus = client(t, { url: `${fake.url}/prom/` });
 
   const result = await prometheus.query('sum(kafka_consumergroup_lag{group="crm"}) > 0');
 
@@ -113,12 +71,12 @@ test('POSTs a form with query and timeout to the path under the prefix, and pars
   const form = new URLSearchParams(request.body);
   assert.equal(form.get('query'), 'sum(kafka_consumergroup_lag{group="crm"}) > 0');
   assert.equal(form.get('timeout'), `${TIMEOUT_MS}ms`);
-  assert.equal(prometheus.target, `${fake.origin}/prom`);
+  assert.equal(prometheus.target, `${fake.url}/prom`);
 });
 
 test('two queries reuse one keep-alive connection', async (t) => {
   const fake = await fakePrometheus(t, answer(200, VECTOR_BODY));
-  const prometheus = client(t, { url: fake.origin });
+  const prometheus = client(t, { url: fake.url });
 
   await prometheus.query('up');
   await nextTurn();
@@ -133,7 +91,7 @@ test('keepAliveMs keeps the connection across a pause longer than undici\'s 4 s 
   // is dropped and every CHECK_INTERVAL tick would open a new one.
   const fake = await fakePrometheus(t, answer(200, VECTOR_BODY));
   fake.server.keepAliveTimeout = 0; // like Go: no Keep-Alive hint, idle connections kept
-  const prometheus = client(t, { url: fake.origin, keepAliveMs: 10_000 });
+  const prometheus = client(t, { url: fake.url, keepAliveMs: 10_000 });
   await prometheus.query('up');
   await new Promise((resolve) => setTimeout(resolve, 4_500));
   await prometheus.query('up');
@@ -142,7 +100,7 @@ test('keepAliveMs keeps the connection across a pause longer than undici\'s 4 s 
 
 test('userinfo becomes Basic auth and appears in neither target nor errors', async (t) => {
   const fake = await fakePrometheus(t, answer(502, '<html>Bad Gateway</html>', 'text/html'));
-  const prometheus = client(t, { url: `http://al%20ice:s3cr%40t%3Apw@${fake.origin.slice('http://'.length)}` });
+  const prometheus = client(t, { url: `http://al%20ice:s3cr%40t%3Apw@${fake.url.slice('http://'.length)}` });
 
   const error = await prometheus.query('up').then(
     () => assert.fail('expected a rejection'),
@@ -153,12 +111,12 @@ test('userinfo becomes Basic auth and appears in neither target nor errors', asy
   assert.equal(error.code, 'PROM_HTTP_STATUS');
   const expected = `Basic ${Buffer.from('al ice:s3cr@t:pw').toString('base64')}`;
   assert.equal(fake.requests[0]?.headers.authorization, expected);
-  assert.equal(prometheus.target, fake.origin);
+  assert.equal(prometheus.target, fake.url);
   for (const secret of ['s3cr', 'al ice', 'al%20ice']) assert.ok(!messages(error).includes(secret), secret);
 });
 
 test('userinfo stays out of transport errors too', async (t) => {
-  const port = await closedPort();
+  const port = await freePort();
   const prometheus = client(t, { url: `http://bob:hunter2@127.0.0.1:${port}` });
 
   const error = await prometheus.query('up').then(
@@ -176,7 +134,7 @@ test('computed headers are asked for on every query and replace the URL credenti
   const fake = await fakePrometheus(t, answer(200, VECTOR_BODY));
   let calls = 0;
   const prometheus = client(t, {
-    url: `http://user:pw@${fake.origin.slice('http://'.length)}`,
+    url: `http://user:pw@${fake.url.slice('http://'.length)}`,
     headers: () => {
       calls += 1;
       return { Authorization: `Bearer token-${calls}`, 'X-Scope-OrgID': 'crm' };
@@ -195,7 +153,7 @@ test('computed headers are asked for on every query and replace the URL credenti
 test('headers that cannot be computed -> PROM_AUTH, nothing sent', async (t) => {
   const fake = await fakePrometheus(t, answer(200, VECTOR_BODY));
   const prometheus = client(t, {
-    url: fake.origin,
+    url: fake.url,
     headers: () => {
       throw new Error('ENOENT: no such file, open /var/run/secrets/token');
     },
@@ -206,7 +164,7 @@ test('headers that cannot be computed -> PROM_AUTH, nothing sent', async (t) => 
 });
 
 test('connection refused -> PROM_NETWORK naming the target', async (t) => {
-  const port = await closedPort();
+  const port = await freePort();
   const prometheus = client(t, { url: `http://127.0.0.1:${port}` });
 
   await assert.rejects(prometheus.query('up'), {
@@ -218,7 +176,7 @@ test('connection refused -> PROM_NETWORK naming the target', async (t) => {
 
 test('server closes the socket without answering -> PROM_NETWORK', async (t) => {
   const fake = await fakePrometheus(t, (req) => req.socket.destroy());
-  const prometheus = client(t, { url: fake.origin });
+  const prometheus = client(t, { url: fake.url });
 
   await assert.rejects(prometheus.query('up'), { name: 'PrometheusError', code: 'PROM_NETWORK' });
 });
@@ -232,14 +190,14 @@ test('a host name that does not resolve -> PROM_DNS', async (t) => {
 
 test('https to a plain HTTP server -> PROM_TLS', async (t) => {
   const fake = await fakePrometheus(t, answer(200, VECTOR_BODY));
-  const prometheus = client(t, { url: fake.origin.replace('http:', 'https:'), timeoutMs: 5000 });
+  const prometheus = client(t, { url: fake.url.replace('http:', 'https:'), timeoutMs: 5000 });
 
   await assert.rejects(prometheus.query('up'), { name: 'PrometheusError', code: 'PROM_TLS' });
 });
 
 test('server accepts and never answers -> PROM_TIMEOUT at the deadline', async (t) => {
   const fake = await fakePrometheus(t, () => {});
-  const prometheus = client(t, { url: fake.origin });
+  const prometheus = client(t, { url: fake.url });
 
   const started = performance.now();
   await assert.rejects(prometheus.query('up'), { name: 'PrometheusError', code: 'PROM_TIMEOUT' });
@@ -261,7 +219,7 @@ test('headers sent, then the body trickled byte by byte -> PROM_TIMEOUT at the d
     }, 20);
     res.on('close', () => clearInterval(timer));
   });
-  const prometheus = client(t, { url: fake.origin });
+  const prometheus = client(t, { url: fake.url });
 
   const started = performance.now();
   await assert.rejects(prometheus.query('up'), { name: 'PrometheusError', code: 'PROM_TIMEOUT' });
@@ -304,7 +262,7 @@ test('a body past the cap without content-length -> PROM_TOO_LARGE, and the conn
       resolveServerDone(closed);
     })();
   });
-  const prometheus = client(t, { url: fake.origin, maxResponseBytes: 64 * 1024, timeoutMs: 10_000 });
+  const prometheus = client(t, { url: fake.url, maxResponseBytes: 64 * 1024, timeoutMs: 10_000 });
 
   await assert.rejects(prometheus.query('up'), { name: 'PrometheusError', code: 'PROM_TOO_LARGE' });
 
@@ -317,7 +275,7 @@ test('content-length past the cap -> PROM_TOO_LARGE before the body arrives', as
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(10 * 1024 * 1024) });
     res.write('{'); // and never the rest: waiting for it would end in PROM_TIMEOUT instead
   });
-  const prometheus = client(t, { url: fake.origin, maxResponseBytes: 64 * 1024, timeoutMs: 5000 });
+  const prometheus = client(t, { url: fake.url, maxResponseBytes: 64 * 1024, timeoutMs: 5000 });
 
   await assert.rejects(prometheus.query('up'), { name: 'PrometheusError', code: 'PROM_TOO_LARGE' });
 });
@@ -325,7 +283,7 @@ test('content-length past the cap -> PROM_TOO_LARGE before the body arrives', as
 for (const statusCode of [500, 502, 503]) {
   test(`${statusCode} with an HTML page -> PROM_HTTP_STATUS`, async (t) => {
     const fake = await fakePrometheus(t, answer(statusCode, `<html><h1>${statusCode}</h1></html>`, 'text/html'));
-    const prometheus = client(t, { url: fake.origin });
+    const prometheus = client(t, { url: fake.url });
 
     await assert.rejects(prometheus.query('up'), { name: 'PrometheusError', code: 'PROM_HTTP_STATUS', statusCode });
   });
@@ -333,14 +291,14 @@ for (const statusCode of [500, 502, 503]) {
 
 test('401 -> PROM_AUTH', async (t) => {
   const fake = await fakePrometheus(t, answer(401, 'Unauthorized', 'text/plain'));
-  const prometheus = client(t, { url: fake.origin });
+  const prometheus = client(t, { url: fake.url });
 
   await assert.rejects(prometheus.query('up'), { name: 'PrometheusError', code: 'PROM_AUTH', statusCode: 401 });
 });
 
 test('200 with a body that is not JSON -> PROM_BAD_JSON', async (t) => {
   const fake = await fakePrometheus(t, answer(200, '<html>login</html>', 'text/html'));
-  const prometheus = client(t, { url: fake.origin });
+  const prometheus = client(t, { url: fake.url });
 
   await assert.rejects(prometheus.query('up'), { name: 'PrometheusError', code: 'PROM_BAD_JSON' });
 });
@@ -348,7 +306,7 @@ test('200 with a body that is not JSON -> PROM_BAD_JSON', async (t) => {
 test('400 bad_data envelope -> PROM_API_ERROR with errorType', async (t) => {
   const envelope = JSON.stringify({ status: 'error', errorType: 'bad_data', error: '1:4: parse error: unexpected "}"' });
   const fake = await fakePrometheus(t, answer(400, envelope));
-  const prometheus = client(t, { url: fake.origin });
+  const prometheus = client(t, { url: fake.url });
 
   await assert.rejects(prometheus.query('up}'), {
     name: 'PrometheusError',
@@ -360,7 +318,7 @@ test('400 bad_data envelope -> PROM_API_ERROR with errorType', async (t) => {
 
 test('the caller aborting mid-request -> PROM_TIMEOUT before the deadline', async (t) => {
   const fake = await fakePrometheus(t, () => {});
-  const prometheus = client(t, { url: fake.origin, timeoutMs: 10_000 });
+  const prometheus = client(t, { url: fake.url, timeoutMs: 10_000 });
   const controller = new AbortController();
 
   const started = performance.now();
@@ -373,7 +331,7 @@ test('the caller aborting mid-request -> PROM_TIMEOUT before the deadline', asyn
 
 test('an already aborted signal -> PROM_TIMEOUT, nothing sent', async (t) => {
   const fake = await fakePrometheus(t, answer(200, VECTOR_BODY));
-  const prometheus = client(t, { url: fake.origin });
+  const prometheus = client(t, { url: fake.url });
 
   await assert.rejects(prometheus.query('up', AbortSignal.abort()), { name: 'PrometheusError', code: 'PROM_TIMEOUT' });
   assert.equal(fake.requests.length, 0);
@@ -384,20 +342,20 @@ test('close() leaves an injected dispatcher open', async (t) => {
   const dispatcher = new Agent();
   t.after(() => dispatcher.close());
 
-  const first = createPrometheusClient({ url: fake.origin, timeoutMs: TIMEOUT_MS, dispatcher });
+  const first = createPrometheusClient({ url: fake.url, timeoutMs: TIMEOUT_MS, dispatcher });
   await first.query('up');
   await first.close();
   await first.close(); // idempotent
   await nextTurn();
 
-  const second = createPrometheusClient({ url: fake.origin, timeoutMs: TIMEOUT_MS, dispatcher });
+  const second = createPrometheusClient({ url: fake.url, timeoutMs: TIMEOUT_MS, dispatcher });
   assert.equal((await second.query('up')).samples.length, 1);
   assert.equal(fake.connections, 1, 'the injected agent kept its connection');
 });
 
 test('a closed owned agent refuses further queries with a PrometheusError', async (t) => {
   const fake = await fakePrometheus(t, answer(200, VECTOR_BODY));
-  const prometheus = createPrometheusClient({ url: fake.origin, timeoutMs: TIMEOUT_MS });
+  const prometheus = createPrometheusClient({ url: fake.url, timeoutMs: TIMEOUT_MS });
   await prometheus.close();
 
   await assert.rejects(prometheus.query('up'), { name: 'PrometheusError', code: 'PROM_NETWORK' });

@@ -207,9 +207,9 @@ test('a key that does not match its certificate, or a CA that does not parse, st
 
 test('a bearer token file is read again for every query, so a rotated token keeps working', async (t) => {
   const seen: string[] = [];
-  const prometheus = await startFakePrometheus((query, req, res) => {
+  const prometheus = await startFakePrometheus((query, req, res, body) => {
     seen.push(req.headers.authorization ?? '');
-    vectorAnswer(() => '3')(query, req, res);
+    vectorAnswer(() => '3')(query, req, res, body);
   });
   t.after(() => prometheus.close());
   const dir = mkdtempSync(join(tmpdir(), 'probe-token-'));
