@@ -120,8 +120,12 @@ export function authProblems(inputs: ConnectionInputs): ConnectionProblem[] {
   const { username, passwordFile, bearerTokenFile, userinfoInUrl } = inputs;
   const problems: ConnectionProblem[] = [];
   // The missing half has no text of its own, so the problem shows it as empty.
-  if (username !== null && passwordFile === null) problems.push({ variable: 'PROMETHEUS_PASSWORD_FILE', expected: 'a readable file when PROMETHEUS_USERNAME is set', value: '' });
-  if (username === null && passwordFile !== null) problems.push({ variable: 'PROMETHEUS_USERNAME', expected: 'a user name when PROMETHEUS_PASSWORD_FILE is set', value: '' });
+  if (username !== null && passwordFile === null) {
+    problems.push({ variable: 'PROMETHEUS_PASSWORD_FILE', expected: 'a readable file when PROMETHEUS_USERNAME is set', value: '' });
+  }
+  if (username === null && passwordFile !== null) {
+    problems.push({ variable: 'PROMETHEUS_USERNAME', expected: 'a user name when PROMETHEUS_PASSWORD_FILE is set', value: '' });
+  }
   if (username !== null && userinfoInUrl) problems.push({ variable: 'PROMETHEUS_USERNAME', expected: 'unset when PROMETHEUS_URL carries user:password@' });
   if (bearerTokenFile !== null && (username !== null || userinfoInUrl)) {
     problems.push({

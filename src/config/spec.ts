@@ -70,7 +70,7 @@ export const SPEC = {
   }),
   CHECKS_FILE: variable({
     default: '',
-    help: 'JSON file of checks replacing the seed\'s two (SIGHUP re-reads it); see README',
+    help: "JSON file of checks replacing the seed's two (SIGHUP re-reads it); see README",
     parse: optionalText,
   }),
   SKEW_THRESHOLD: variable({
@@ -137,7 +137,7 @@ export const SPEC = {
   }),
   DRAIN_WINDOW: variable({
     default: '2m',
-    help: 'how far back the hottest partition\'s lag is read to tell that it is falling',
+    help: "how far back the hottest partition's lag is read to tell that it is falling",
     // deriv() needs two samples in the window: less than a few seconds cannot hold two scrapes.
     parse: duration('at least 5s', (ms) => ms >= 5_000),
     seed: true,
