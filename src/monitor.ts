@@ -7,7 +7,20 @@ import { observe, type CheckDefinition, type Observation } from './core/checks.j
 import { isDraining } from './core/drain.js';
 import type { QueryResult } from './core/envelope.js';
 import { codeOf, messageOf } from './core/errors.js';
-import { carryOver, errorTransition, FIRST_VERDICT_KEY, NO_ERRORS, verdictTransition, type ErrorTrack } from './core/history.js';
+import { decideFleet, loneFleet, nextFleet, type FleetSettings, type FleetState, type FleetView } from './core/fleet.js';
+import {
+  carryOver,
+  errorTransition,
+  FIRST_VERDICT_KEY,
+  fleetTransition,
+  NO_ERRORS,
+  NO_FLEET_TRACK,
+  noDataTransition,
+  verdictTransition,
+  type ErrorTrack,
+  type FleetTrack,
+} from './core/history.js';
+import { limitVerdict } from './core/readiness.js';
 import type { ErrorPolicy } from './core/settings.js';
 import { NO_STATS, withDuration, withError, type CheckStats, type Snapshot } from './core/snapshot.js';
 import type { LogEvent } from './core/types.js';
@@ -30,6 +43,21 @@ export interface MonitorOptions {
   readonly clock?: Clock;
   readonly log?: Logger;
   readonly onUpdate?: (snapshot: Snapshot) => void;
+  /** The fleet limit: how to learn the fleet and apply FLEET_MAX_UNREADY. Absent: no limit, as `check` alone. */
+  readonly fleet?: FleetOptions;
+}
+
+/** How the monitor learns the fleet from Prometheus. */
+export interface FleetOptions {
+  readonly settings: FleetSettings;
+  /** fleetQuery(): the replicas and whether each is unready for its own reasons. */
+  readonly query: string;
+  /** FLEET_LABEL: the label that carries each replica's name. */
+  readonly label: string;
+  /** How long the last fleet seen stands when Prometheus shows none (a restart, a scrape gap). */
+  readonly standsForMs: number;
+  /** How often the fleet is asked while every group-wide check passes; while one fails, every evaluation asks. */
+  readonly refreshMs: number;
 }
 
 export interface Monitor {
@@ -67,6 +95,10 @@ export function createMonitor(options: MonitorOptions): Monitor {
   let failedEvaluations = 0;
   let errorTrack: ErrorTrack = NO_ERRORS;
   let verdictKey = FIRST_VERDICT_KEY;
+  let noDataKey = '';
+  let fleetView: FleetView | null = options.fleet === undefined ? null : loneFleet(options.fleet.settings.self);
+  let fleetAskedAtMs: number | null = null;
+  let fleetTrack: FleetTrack = NO_FLEET_TRACK;
   let timer: unknown;
   let running = false;
   let stopped = false;
@@ -115,15 +147,42 @@ export function createMonitor(options: MonitorOptions): Monitor {
     }
   }
 
+  // Asked while a group-wide check breaches or cannot be asked (the fleet decides who is unready then), and every
+  // refreshMs otherwise: a healthy group costs one query a minute. undefined: not asked; null: asked and failed.
+  async function askFleet(evaluated: readonly CheckRecord[], signal: AbortSignal): Promise<readonly { name: string; ownUnready: boolean }[] | null | undefined> {
+    const fleet = options.fleet;
+    if (fleet === undefined) return undefined;
+    const troubled = evaluated.some((record) => record.check.scope === 'group' && (record.breach || record.consecutiveErrors > 0));
+    const now = clock.monotonicMs();
+    if (!troubled && fleetAskedAtMs !== null && now - fleetAskedAtMs < fleet.refreshMs) return undefined;
+    fleetAskedAtMs = now;
+    try {
+      const answer = await options.client.query(fleet.query, signal);
+      return answer.samples.map((sample) => ({ name: sample.labels[fleet.label] ?? '', ownUnready: sample.value >= 1 }));
+    } catch {
+      // The last fleet seen stands (nextFleet); the checks' own errors say what is wrong with Prometheus.
+      return null;
+    }
+  }
+
   async function runEvaluation(): Promise<Snapshot | null> {
     const controller = new AbortController();
     abort = controller;
-    const evaluated = await Promise.all(records.map((record) => evaluateRecord(record, stats.get(record.check.id) ?? NO_STATS, controller.signal)));
-    abort = null;
+    let evaluated: readonly Evaluated[];
+    let fleetAnswer: Awaited<ReturnType<typeof askFleet>>;
+    try {
+      evaluated = await Promise.all(records.map((record) => evaluateRecord(record, stats.get(record.check.id) ?? NO_STATS, controller.signal)));
+      fleetAnswer = controller.signal.aborted ? undefined : await askFleet(evaluated.map((result) => result.record), controller.signal);
+    } finally {
+      abort = null;
+    }
     // Stopped mid-flight: the queries were cancelled by us, which says nothing about Prometheus.
     if (controller.signal.aborted) return snapshot;
     records = evaluated.map((result) => result.record);
     stats = new Map(evaluated.map((result) => [result.record.check.id, result.stats]));
+    if (fleetAnswer !== undefined && fleetView !== null && options.fleet !== undefined) {
+      fleetView = nextFleet(fleetView, fleetAnswer, clock.now(), options.fleet.standsForMs, options.fleet.settings.self);
+    }
     evaluations += 1;
     publish();
     return snapshot;
@@ -141,7 +200,17 @@ export function createMonitor(options: MonitorOptions): Monitor {
     const change = verdictTransition(verdictKey, verdict, options.dryRun === true);
     verdictKey = change.key;
     emit(change.event);
-    snapshot = { evaluatedAtMs: nowMs, evaluations, verdict, lastSuccessMs, failedEvaluations, stats };
+    const noData = noDataTransition(noDataKey, verdict);
+    noDataKey = noData.key;
+    emit(noData.event);
+    let fleet: FleetState | null = null;
+    if (fleetView !== null && options.fleet !== undefined) {
+      fleet = { view: fleetView, decision: decideFleet(fleetView, options.fleet.settings, nowMs), settings: options.fleet.settings };
+      const fleetChange = fleetTransition(fleetTrack, fleet, limitVerdict(verdict, options.onPrometheusError, fleet.decision));
+      fleetTrack = fleetChange.track;
+      for (const event of fleetChange.events) emit(event);
+    }
+    snapshot = { evaluatedAtMs: nowMs, evaluations, verdict, lastSuccessMs, failedEvaluations, stats, fleet };
     try {
       options.onUpdate?.(snapshot);
     } catch (error) {

@@ -2,7 +2,7 @@
 import { drainQuery, type Drain } from './drain.js';
 import { formatDuration } from './duration.js';
 import type { Sample } from './envelope.js';
-import { GROUP, quoteLabelValue, sustainedQuery } from './promql.js';
+import { GROUP, NAMESPACE, POD, quoteLabelValue, sustainedQuery } from './promql.js';
 import type { Labels } from './types.js';
 
 /** A bound: `<`/`<=` judge the highest series, `>`/`>=` the lowest, a range the one furthest outside it. */
@@ -33,12 +33,25 @@ export type CheckTemplate = {
   readonly drain: Drain | null;
 } & Bound;
 
+/**
+ * What a check judges: `group`, a group-wide signal every replica sees alike (held by the fleet limit), or
+ * `replica`, this replica alone (its query names {pod} or {namespace}): it fails only this replica, never held.
+ */
+export type CheckScope = 'group' | 'replica';
+
 /** A check bound to one consumer group: what the monitor evaluates. */
 export type CheckDefinition = CheckTemplate & {
   /** Unique among the configured checks: the name, or `group/name` when several groups are judged. */
   readonly id: string;
   readonly group: string;
+  readonly scope: CheckScope;
 };
+
+/** Who this replica is, for {pod} and {namespace}: POD_NAME (or the host name) and POD_NAMESPACE. */
+export interface ReplicaNames {
+  readonly pod: string;
+  readonly namespace: string | null;
+}
 
 /** The state of a check from one answer. */
 export type ObservedState = 'pass' | 'fail' | 'no_data';
@@ -106,18 +119,28 @@ export function seedTemplates(config: SeedSettings): readonly CheckTemplate[] {
   ];
 }
 
-/** Every template bound to every group, in template order within each group. */
-export function instantiate(templates: readonly CheckTemplate[], groups: readonly string[]): readonly CheckDefinition[] {
+/** Whether a template judges this replica alone: its query names the replica. */
+export function scopeOf(template: Pick<CheckTemplate, 'query'>): CheckScope {
+  return template.query.includes(POD) || template.query.includes(NAMESPACE) ? 'replica' : 'group';
+}
+
+/** Every template bound to every group (and to this replica), in template order within each group. */
+export function instantiate(templates: readonly CheckTemplate[], groups: readonly string[], replica: ReplicaNames = { pod: '', namespace: null }): readonly CheckDefinition[] {
   const severalGroups = groups.length > 1;
+  // In PromQL a name is the inside of a string literal, escaped; in messages it is itself.
+  const inside = (value: string): string => quoteLabelValue(value).slice(1, -1);
+  const pod = inside(replica.pod);
+  const namespace = inside(replica.namespace ?? '');
   return groups.flatMap((group) =>
     templates.map((template) => {
-      // In PromQL the group is the inside of a string literal, escaped; in messages it is itself.
-      const literal = quoteLabelValue(group).slice(1, -1);
-      const inQuery = (query: string): string => query.replaceAll(GROUP, () => literal);
+      const values: Readonly<Record<string, string>> = { [GROUP]: inside(group), [POD]: pod, [NAMESPACE]: namespace };
+      // One pass: a group named "{pod}" stays that name, never becomes this replica's.
+      const inQuery = (query: string): string => query.replace(/\{(?:group|pod|namespace)\}/g, (placeholder) => values[placeholder]!);
       return {
         ...template,
         id: severalGroups ? `${group}/${template.name}` : template.name,
         group,
+        scope: scopeOf(template),
         query: inQuery(template.query),
         // failMessage keeps its {group}: failureMessage fills every field in one pass.
         noDataMessage: template.noDataMessage.replaceAll(GROUP, () => group),

@@ -5,7 +5,7 @@ import type { Drain } from './drain.js';
 import { MAX_TIMER_MS, parseDuration } from './duration.js';
 import { messageOf } from './errors.js';
 import { isRecord } from './json.js';
-import { GROUP } from './promql.js';
+import { GROUP, PLACEHOLDERS } from './promql.js';
 
 export type ChecksFileResult = { readonly ok: true; readonly templates: readonly CheckTemplate[] } | { readonly ok: false; readonly problems: readonly string[] };
 
@@ -142,19 +142,24 @@ function parseDrain(value: unknown, problem: Problem, severalGroups: boolean): D
 }
 
 /**
- * `{group}` is replaced by the escaped inside of a double-quoted PromQL string, so that is the only place it may
- * stand: in single quotes or backticks the escaping would be wrong, in a `#` comment it would do nothing. With
- * several groups every query must use it, or each group would be judged by the same series.
+ * `{group}`, `{pod}` and `{namespace}` are replaced by the escaped inside of a double-quoted PromQL string, so that
+ * is the only place they may stand: in single quotes or backticks the escaping would be wrong, in a `#` comment
+ * they would do nothing. With several groups every query must use `{group}`, or each group would be judged by the
+ * same series.
  */
 function groupPlacement(query: string, field: string, problem: Problem, severalGroups: boolean): void {
   let quote: string | null = null;
   let uses = 0;
   for (let i = 0; i < query.length; i += 1) {
     const char = query[i]!;
-    if (query.startsWith(GROUP, i)) {
-      if (quote !== '"') return void problem(field, `"${GROUP}" only inside a double-quoted string, e.g. {consumergroup="${GROUP}"}`);
-      uses += 1;
-      i += GROUP.length - 1;
+    const placeholder = PLACEHOLDERS.find((candidate) => query.startsWith(candidate, i));
+    if (placeholder !== undefined) {
+      if (quote !== '"') {
+        const example = placeholder === GROUP ? `{consumergroup="${GROUP}"}` : `{pod="${placeholder}"}`;
+        return void problem(field, `"${placeholder}" only inside a double-quoted string, e.g. ${example}`);
+      }
+      if (placeholder === GROUP) uses += 1;
+      i += placeholder.length - 1;
     } else if (quote === null) {
       if (char === '#') {
         const end = query.indexOf('\n', i);

@@ -1,6 +1,8 @@
 // What the monitor carries from one evaluation to the next, as pure functions: the history a reload keeps, and
 // the log lines a change deserves (one when it begins, one when it ends, never one per tick).
 import type { CheckDefinition } from './checks.js';
+import type { FleetState } from './fleet.js';
+import type { LimitedVerdict } from './readiness.js';
 import { NO_STATS, type CheckStats } from './snapshot.js';
 import type { LogEvent } from './types.js';
 import { newRecord, type CheckRecord, type Verdict } from './verdict.js';
@@ -87,4 +89,62 @@ export function verdictTransition(previousKey: string, verdict: Verdict, dryRun:
       },
     },
   };
+}
+
+/**
+ * One line when some check begins to have no data (naming the likely causes its message gives), and one when no
+ * check lacks data any more. `previous` is the ids without data at the last evaluation, joined.
+ */
+export function noDataTransition(previous: string, verdict: Verdict): { readonly key: string; readonly event: LogEvent | null } {
+  const missing = verdict.checks.filter((check) => check.state === 'no_data');
+  const key = missing.map((check) => check.record.check.id).join(',');
+  if (key === previous) return { key, event: null };
+  if (key === '') return { key, event: { level: 'info', event: 'no_data_ended', fields: { checks: previous.split(',') } } };
+  return {
+    key,
+    event: {
+      level: 'warn',
+      event: 'no_data',
+      fields: { checks: missing.map((check) => check.record.check.id), message: missing.map((check) => check.record.check.noDataMessage).join('; '), fails_readiness: missing.some((check) => !check.ok) },
+    },
+  };
+}
+
+/** What the fleet lines last said. */
+export interface FleetTrack {
+  /** Source, replicas and those unready for their own reasons, joined; null before the first evaluation. */
+  readonly fleetKey: string | null;
+  readonly held: boolean;
+}
+
+export const NO_FLEET_TRACK: FleetTrack = { fleetKey: null, held: false };
+
+/** A line when the fleet as seen changes (or is not seen at all), and when this replica begins or ends being held ready. */
+export function fleetTransition(track: FleetTrack, fleet: FleetState, limited: LimitedVerdict): { readonly track: FleetTrack; readonly events: readonly LogEvent[] } {
+  const { view, decision, settings } = fleet;
+  const fleetKey = `${view.source}|${view.replicas.join(',')}|${view.ownUnready.join(',')}`;
+  const events: LogEvent[] = [];
+  if (fleetKey !== track.fleetKey) {
+    events.push(
+      view.source === 'none'
+        ? {
+            level: 'warn',
+            event: 'fleet_not_seen',
+            fields: { self: settings.self, message: 'no replica of this probe is visible: behaving as a fleet of one (every group-wide failure makes this replica unready)' },
+          }
+        : {
+            level: 'info',
+            event: 'fleet_changed',
+            fields: { source: view.source, self: settings.self, replicas: view.replicas, own_unready: view.ownUnready, max_unready: decision.allowance },
+          },
+    );
+  }
+  if (limited.held !== track.held) {
+    events.push(
+      limited.held
+        ? { level: 'warn', event: 'held_ready', fields: { message: limited.message, would_be_status_code: 500, unready_now: decision.turn } }
+        : { level: 'info', event: 'held_ready_ended', fields: { ready: limited.ready } },
+    );
+  }
+  return { track: { fleetKey, held: limited.held }, events };
 }

@@ -5,6 +5,13 @@ import { formatDuration } from './duration.js';
 /** Where a check's query (and messages) name the consumer group; replaced by the escaped group. */
 export const GROUP = '{group}';
 
+/** Where a per-replica check names this replica (POD_NAME) and its namespace (POD_NAMESPACE). */
+export const POD = '{pod}';
+export const NAMESPACE = '{namespace}';
+
+/** Every placeholder a query may hold: each stands only inside a double-quoted string, where it is escaped. */
+export const PLACEHOLDERS = [GROUP, POD, NAMESPACE] as const;
+
 /** A PromQL double-quoted string literal holding exactly `value` (Go escaping, which PromQL uses). */
 export function quoteLabelValue(value: string): string {
   let out = '"';

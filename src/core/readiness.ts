@@ -2,8 +2,9 @@
 // consumes (/ready, its selections and ?verbose, /status, application/health+json, /metrics, `check`), so they
 // all tell the same story.
 import type { CheckDefinition } from './checks.js';
+import type { FleetDecision } from './fleet.js';
 import { utf8Length } from './json.js';
-import type { Config } from './settings.js';
+import type { Config, ErrorPolicy } from './settings.js';
 import type { Snapshot } from './snapshot.js';
 import { combine, type JudgedCheck, type Verdict } from './verdict.js';
 
@@ -81,14 +82,39 @@ export interface Readiness {
   readonly checks?: Readonly<Record<string, string>>;
   /** Per group, when several are judged. */
   readonly groups?: Readonly<Record<string, string>>;
+  /**
+   * The verdict fails group-wide, but the fleet limit keeps this replica ready: others are unready for it
+   * (`healthy` and `verdict` still say what the checks found; `message` says why it is held).
+   */
+  readonly held_ready?: true;
   readonly dry_run?: true;
   /** Under DRY_RUN, what /ready would have answered. */
   readonly would_be_status_code?: 200 | 500 | 503;
 }
 
-/** /ready: 200 healthy, 500 not, 503 while starting or shutting down; under DRY_RUN always 200. */
-export function readiness(view: ProbeView, selection?: readonly JudgedCheck[]): Readiness {
-  const actual = actualReadiness(view, selection);
+/** A verdict with the fleet limit applied: whether this replica answers ready, and what it says. */
+export interface LimitedVerdict {
+  readonly ready: boolean;
+  readonly held: boolean;
+  readonly message: string;
+}
+
+/**
+ * The fleet limit applied to a verdict. A check of this replica alone (scope `replica`) that fails makes it
+ * unready whatever the limit; a group-wide failure does so only in this replica's turn. Without a decision (no
+ * limit) every failure makes it unready, as it always did. The turn is named only when there is a fleet to speak of.
+ */
+export function limitVerdict(verdict: Verdict, onPrometheusError: ErrorPolicy, decision: FleetDecision | null): LimitedVerdict {
+  if (verdict.healthy) return { ready: true, held: false, message: verdict.message };
+  const ownChecks = verdict.checks.filter((check) => check.record.check.scope === 'replica');
+  if (decision === null || !combine(ownChecks, onPrometheusError).healthy) return { ready: false, held: false, message: verdict.message };
+  if (decision.unready) return { ready: false, held: false, message: decision.fleetSize > 1 ? `${verdict.message} (${decision.explanation})` : verdict.message };
+  return { ready: true, held: true, message: `${decision.explanation}; the verdict: ${verdict.message}` };
+}
+
+/** /ready: 200 healthy or held ready, 500 not, 503 while starting or shutting down; under DRY_RUN always 200. */
+export function readiness(view: ProbeView, selection?: readonly JudgedCheck[], decision: FleetDecision | null = view.snapshot?.fleet?.decision ?? null): Readiness {
+  const actual = actualReadiness(view, selection, decision);
   if (!view.config.dryRun) return actual;
   return { ...actual, statusCode: 200, dry_run: true, would_be_status_code: actual.statusCode };
 }
@@ -106,7 +132,7 @@ export function judgedOf(view: ProbeView, checks: readonly CheckDefinition[]): r
   return view.snapshot?.verdict.checks.filter((check) => ids.has(check.record.check.id)) ?? [];
 }
 
-function actualReadiness(view: ProbeView, selection: readonly JudgedCheck[] | undefined): Readiness {
+function actualReadiness(view: ProbeView, selection: readonly JudgedCheck[] | undefined, decision: FleetDecision | null): Readiness {
   if (view.phase === 'shutting_down') {
     return { statusCode: 503, healthy: false, message: 'Shutting down', verdict: 'shutting_down' };
   }
@@ -114,13 +140,15 @@ function actualReadiness(view: ProbeView, selection: readonly JudgedCheck[] | un
   if (verdict === undefined) {
     return { statusCode: 503, healthy: false, message: 'Starting: the first evaluation has not finished', verdict: 'starting' };
   }
-  const message = shorten(verdict.message, MAX_MESSAGE_JSON_BYTES);
+  const limited = limitVerdict(verdict, view.config.onPrometheusError, decision);
+  const message = shorten(limited.message, MAX_MESSAGE_JSON_BYTES);
   const groups = groupsOf(verdict.checks.map((check) => check.record.check));
   return {
-    statusCode: verdict.healthy ? 200 : 500,
+    statusCode: limited.ready ? 200 : 500,
     healthy: verdict.healthy,
     message,
     verdict: verdict.state,
+    ...(limited.held ? { held_ready: true as const } : {}),
     checks: Object.fromEntries(verdict.checks.map((check) => [check.record.check.id, check.state])),
     ...(groups.length > 1
       ? { groups: Object.fromEntries(groups.map((group) => [group, combine(verdict.checks.filter((check) => check.record.check.group === group), view.config.onPrometheusError).state])) }
@@ -133,11 +161,18 @@ export interface ReadinessReport {
   readonly overall: Readiness;
   /** Every configured group, in configuration order. */
   readonly groups: ReadonlyMap<string, Readiness>;
+  /**
+   * Unready for reasons of its own, whatever the fleet limit: starting, shutting down, or a check of this replica
+   * alone failing. Exported for the other replicas, which count it against the limit.
+   */
+  readonly ownUnready: boolean;
 }
 
 /** Readiness of everything, and of each group alone; computed once per change. */
 export function assessReadiness(view: ProbeView): ReadinessReport {
+  const ownChecks = view.snapshot?.verdict.checks.filter((check) => check.record.check.scope === 'replica') ?? [];
   return {
+    ownUnready: view.phase !== 'running' || view.snapshot === null || !combine(ownChecks, view.config.onPrometheusError).healthy,
     overall: readiness(view),
     groups: new Map(groupsOf(view.checks).map((group) => [group, readiness(view, judgedOf(view, view.checks.filter((check) => check.group === group)))])),
   };

@@ -2,6 +2,7 @@
 // served from memory.
 import type { CheckDefinition } from './checks.js';
 import { formatDuration } from './duration.js';
+import { formatUnreadyLimit, type FleetState } from './fleet.js';
 import { jsonNumber } from './json.js';
 import { assessReadiness, judgedOf, oneLine, readiness, type ProbeView, type ReadinessReport } from './readiness.js';
 import { describeConfig } from './settings.js';
@@ -59,6 +60,8 @@ export function renderStatusHead(view: ProbeView, report: ReadinessReport = asse
     ready_status_code: statusCode,
     phase: view.phase,
     dry_run: config.dryRun,
+    held_ready: report.overall.held_ready === true,
+    fleet: describeFleet(snapshot?.fleet ?? null, report),
     checks: Object.fromEntries(view.checks.map((check) => [check.id, describeCheck(check, judged.get(check.id))])),
     groups: Object.fromEntries([...report.groups].map(([group, ready]) => [group, { healthy: ready.healthy, verdict: ready.verdict, message: ready.message }])),
     prometheus: {
@@ -91,6 +94,29 @@ export function uptimeTail(startedAtMs: number, nowMs: number): string {
 /** Room for any uptime a process reaches (317 years is 10^10 seconds): ASCII, so characters are bytes. */
 export const UPTIME_TAIL_BYTES = 40;
 
+/** The fleet limit as /status shows it: what was seen, what the limit allows, and where this replica stands. */
+function describeFleet(fleet: FleetState | null, report: ReadinessReport) {
+  if (fleet === null) return null;
+  const { view, decision, settings } = fleet;
+  const standing = report.ownUnready ? 'unready for its own reasons' : report.overall.held_ready === true ? 'held ready' : decision.unready ? 'its turn to be unready' : 'not in turn';
+  return {
+    source: view.source,
+    self: settings.self,
+    replicas: view.replicas,
+    own_unready: view.ownUnready,
+    max_unready: formatUnreadyLimit(settings.maxUnready),
+    allowed_unready: decision.allowance,
+    unready_turn: decision.turn,
+    this_replica: standing,
+    explanation: decision.explanation,
+    rotate: formatDuration(settings.rotateMs),
+    seen_at: iso(view.seenAtMs),
+    ...(view.source === 'none'
+      ? { note: 'No replica of this probe is visible (its series are not scraped with the fleet label, or no caller named itself): behaving as a fleet of one.' }
+      : {}),
+  };
+}
+
 function describeCheck(check: CheckDefinition, judged: JudgedCheck | undefined) {
   const record = judged?.record;
   const observation = record?.observation ?? null;
@@ -103,6 +129,7 @@ function describeCheck(check: CheckDefinition, judged: JudgedCheck | undefined) 
     threshold: check.comparison === 'range' ? null : check.threshold,
     ...(check.comparison === 'range' ? { min: check.min, max: check.max } : {}),
     comparison: check.comparison,
+    scope: check.scope,
     on_no_data: check.onNoData,
     on_error: check.onError,
     for: formatDuration(check.forMs),
