@@ -11,6 +11,7 @@ import {
   NOT_FOUND_REPLY,
   parseReadyRequest,
   prepareReplies,
+  REPLICA_NAME,
   ROUTES,
   selectionReply,
   type Reply,
@@ -18,6 +19,7 @@ import {
 } from './core/answers.js';
 import type { CheckDefinition } from './core/checks.js';
 import { messageOf } from './core/errors.js';
+import { decideFleet, type FleetDecision } from './core/fleet.js';
 import { acceptsHealthJson } from './core/healthjson.js';
 import type { Phase, ProbeView, ReloadResult } from './core/readiness.js';
 import { UPTIME_TAIL_BYTES, uptimeTail } from './core/render.js';
@@ -112,10 +114,22 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
     res.end(req.method === 'HEAD' ? undefined : prepared.body);
   };
 
+  // One probe shared by several containers (compose, autoheal): the callers that name themselves are the fleet.
+  const callers = createCallers();
+  const callerDecision = (replica: string): FleetDecision | null => {
+    const settings = view.snapshot?.fleet?.settings;
+    if (settings === undefined || !REPLICA_NAME.test(replica)) return null;
+    const nowMs = now();
+    const replicas = callers.note(replica, nowMs);
+    return decideFleet({ source: 'callers', replicas, ownUnready: [], seenAtMs: nowMs }, { ...settings, self: replica }, nowMs);
+  };
+
   // /ready with a query, or /ready/NAME: judged per request from the current snapshot (no Prometheus involved).
   const answerReady = (req: IncomingMessage, res: ServerResponse, name: string | undefined): void => {
     const request = parseReadyRequest(req.url ?? '', name);
-    send(req, res, isPlainReady(request) ? ready : prepare(selectionReply(view, view.checks, request)));
+    if (isPlainReady(request)) return send(req, res, ready);
+    const reply = request.replica === undefined ? selectionReply(view, view.checks, request) : selectionReply(view, view.checks, request, callerDecision(request.replica));
+    send(req, res, prepare(reply));
   };
 
   const handlers: Record<RouteName, Handler> = {
@@ -217,6 +231,28 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
         });
         server.closeIdleConnections();
       });
+    },
+  };
+}
+
+/** How long a caller that named itself counts as a replica: two of Docker's default 30 s healthcheck intervals. */
+export const CALLER_WINDOW_MS = 60_000;
+/** At most this many callers are remembered (the oldest go first): names come from requests. */
+const MAX_CALLERS = 256;
+
+/** The callers seen within CALLER_WINDOW_MS, oldest first; noting one returns them all, sorted. */
+function createCallers(): { note(name: string, nowMs: number): readonly string[] } {
+  const lastSeen = new Map<string, number>();
+  return {
+    note(name, nowMs) {
+      lastSeen.delete(name);
+      lastSeen.set(name, nowMs);
+      // Insertion order is last-seen order: the expired and the surplus are at the front.
+      for (const [caller, seenMs] of lastSeen) {
+        if (nowMs - seenMs < CALLER_WINDOW_MS && lastSeen.size <= MAX_CALLERS) break;
+        lastSeen.delete(caller);
+      }
+      return [...lastSeen.keys()].sort();
     },
   };
 }

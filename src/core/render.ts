@@ -2,7 +2,7 @@
 // served from memory.
 import type { CheckDefinition } from './checks.js';
 import { formatDuration } from './duration.js';
-import { formatUnreadyLimit, type FleetState } from './fleet.js';
+import { formatUnreadyLimit, type FleetDecision, type FleetState } from './fleet.js';
 import { jsonNumber } from './json.js';
 import { assessReadiness, judgedOf, oneLine, readiness, type ProbeView, type ReadinessReport } from './readiness.js';
 import { describeConfig } from './settings.js';
@@ -17,7 +17,11 @@ export interface Rendered {
  * `/ready?verbose`, as the Kubernetes API server's /readyz?verbose writes it: a line per check, `[+]name ok` or
  * `[-]name failed: reason`, excluded checks marked, then the overall line.
  */
-export function renderVerbose(view: ProbeView, selected: { readonly included: readonly CheckDefinition[]; readonly excluded: readonly CheckDefinition[] }): Rendered {
+export function renderVerbose(
+  view: ProbeView,
+  selected: { readonly included: readonly CheckDefinition[]; readonly excluded: readonly CheckDefinition[] },
+  decision: FleetDecision | null = view.snapshot?.fleet?.decision ?? null,
+): Rendered {
   const judged = new Map(view.snapshot?.verdict.checks.map((check) => [check.record.check.id, check]));
   const line = (check: CheckDefinition): string => {
     const judgedCheck = judged.get(check.id);
@@ -26,7 +30,7 @@ export function renderVerbose(view: ProbeView, selected: { readonly included: re
     const note = reason === null || judgedCheck?.state === 'pass' ? '' : `: ${oneLine(reason)}`;
     return `[${ok ? '+' : '-'}]${check.id} ${ok ? 'ok' : 'failed'}${note}`;
   };
-  const state = readiness(view, judgedOf(view, selected.included));
+  const state = readiness(view, judgedOf(view, selected.included), decision);
   // Excluded checks are written as /readyz writes them, whatever their state: they do not count.
   const lines = [...selected.included.map(line), ...selected.excluded.map((check) => `[+]${check.id} excluded: ok`)];
   let last = `ready check ${state.healthy ? 'passed' : 'failed'}`;
@@ -36,8 +40,8 @@ export function renderVerbose(view: ProbeView, selected: { readonly included: re
 }
 
 /** /ready's JSON body and status code, for everything or for a selection of judged checks. */
-export function renderReady(view: ProbeView, selection?: readonly JudgedCheck[]): Rendered {
-  const { statusCode, ...body } = readiness(view, selection);
+export function renderReady(view: ProbeView, selection?: readonly JudgedCheck[], decision: FleetDecision | null = view.snapshot?.fleet?.decision ?? null): Rendered {
+  const { statusCode, ...body } = readiness(view, selection, decision);
   return { statusCode, body: JSON.stringify(body) };
 }
 
