@@ -28,6 +28,7 @@ interface Status {
   message: string;
   ready_status_code: number;
   dry_run: boolean;
+  evaluation: { count: number };
   checks: Record<
     string,
     {
@@ -84,6 +85,24 @@ async function status(port: number): Promise<Status> {
   return answer.json;
 }
 
+/**
+ * /ready once the probe has finished the evaluation after the one /status shows now: an answer it gave after
+ * judging afresh, not the same snapshot read again.
+ */
+async function readyAfterNextEvaluation(port: number) {
+  const before = (await status(port)).evaluation.count;
+  await waitFor(
+    `evaluation ${before + 1}`,
+    async (seen) => {
+      const count = (await status(port)).evaluation.count;
+      seen(count);
+      return count > before ? true : undefined;
+    },
+    { timeoutMs: 5_000, intervalMs: 50 },
+  );
+  return httpRequest(port, '/ready');
+}
+
 /** The slope Prometheus itself reports for the hot topic (what the probe's drain query returns). */
 async function trend(prometheusUrl: string): Promise<number | undefined> {
   const samples = await instantVector(prometheusUrl, TREND);
@@ -134,11 +153,10 @@ test('drain: hot key /ready 500, scale-out and a falling lag /ready 200 (drainin
   assert.equal(rising.checks.skew_ratio!.state, 'fail');
   assert.equal(rising.checks.skew_ratio!.drain!.falling, false);
   assert.ok(rising.checks.skew_ratio!.value! > 4, JSON.stringify(rising.checks.skew_ratio));
-  // And it stays 500 while the lag rises: a rising hot key is not a drain.
+  // And it stays 500 while the lag rises, evaluation after evaluation: a rising hot key is not a drain.
   for (let i = 0; i < 4; i += 1) {
-    const answer = await httpRequest(port, '/ready');
+    const answer = await readyAfterNextEvaluation(port);
     assert.equal(answer.status, 500, answer.body);
-    await new Promise((resolve) => setTimeout(resolve, 250));
   }
 
   // Scale-out: more consumers, and the hot partition's lag falls steadily.
@@ -161,10 +179,9 @@ test('drain: hot key /ready 500, scale-out and a falling lag /ready 200 (drainin
   );
   assert.equal(line.to, 'pass');
 
-  // /ready stays 200 as long as the lag keeps falling (still hot all along).
+  // /ready stays 200 as long as the lag keeps falling (still hot all along), evaluation after evaluation.
   for (let i = 0; i < 6; i += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const answer = await httpRequest(port, '/ready');
+    const answer = await readyAfterNextEvaluation(port);
     assert.equal(answer.status, 200, answer.body);
     assert.match((JSON.parse(answer.body) as ReadyBody).message, draining('5m'));
   }
@@ -233,12 +250,11 @@ test('drain: DRAIN_GRACE=0s turns it off; a falling hot partition still fails /r
   hot.rate(-50);
   // Prometheus sees the drain (the trend the probe would ask for is negative) ...
   await trendBecomes(prometheus.url, -1);
-  // ... and /ready fails all the same, for as long as we look.
+  // ... and /ready fails all the same, for as many evaluations as we look.
   for (let i = 0; i < 8; i += 1) {
-    const answer = await httpRequest(port, '/ready');
+    const answer = await readyAfterNextEvaluation(port);
     assert.equal(answer.status, 500, answer.body);
     assert.match((JSON.parse(answer.body) as ReadyBody).message, HOT);
-    await new Promise((resolve) => setTimeout(resolve, 400));
   }
   const after = await status(port);
   assert.equal(after.checks.skew_ratio!.state, 'fail');

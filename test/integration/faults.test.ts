@@ -329,12 +329,16 @@ async function exerciseFault(t: TestContext, run: FaultRun): Promise<void> {
   const unknownMessage = new RegExp(`unknown: Prometheus could not be asked \\(${code}: .*; ON_PROMETHEUS_ERROR=${policy}`);
   const deadline = performance.now() + 10_000;
   let unknownSince: number | undefined;
+  /** The evaluation that first showed "unknown": the hold lasts until a later one has been judged too. */
+  let unknownAtCount = Number.POSITIVE_INFINITY;
   let staleRounds = 0;
   let unknownReadyRounds = 0;
   let last: StatusDoc | undefined;
   // With no answer ever, the verdict is unknown from the first round: watched a little longer for the sampler.
   const holdMs = run.fromStart ? STALE_AFTER_MS : HOLD_UNKNOWN_MS;
-  for (let rounds = 0; unknownSince === undefined || performance.now() - unknownSince < holdMs; rounds += 1) {
+  const holding = (): boolean =>
+    unknownSince === undefined || performance.now() - unknownSince < holdMs || (last?.evaluation.count ?? 0) <= unknownAtCount;
+  for (let rounds = 0; holding(); rounds += 1) {
     assert.ok(performance.now() < deadline, `the verdict did not turn unknown within 10 s; last /status: ${JSON.stringify(last)}`);
     if (rounds > 0) await sleep(POLL_MS);
     const { ready, status } = await watch.round();
@@ -389,6 +393,7 @@ async function exerciseFault(t: TestContext, run: FaultRun): Promise<void> {
     }
     if (unknownChecks > 0) {
       unknownSince ??= performance.now();
+      unknownAtCount = Math.min(unknownAtCount, status.evaluation.count);
       assert.equal(status.verdict, 'unknown', seen);
       assert.equal(status.ready_status_code, expectedReadyStatus, seen);
       assert.equal(status.healthy, policy === 'pass', seen);
@@ -687,7 +692,9 @@ async function exerciseValue(t: TestContext, value: ValueCase): Promise<void> {
   const deadline = performance.now() + 10_000;
   let settledAt: number | undefined;
   let settled: StatusDoc | undefined;
-  while (settledAt === undefined || performance.now() - settledAt < STALE_AFTER_MS + 300) {
+  let settledCount = Number.POSITIVE_INFINITY;
+  // Held past STALE_AFTER, and over at least two more evaluations: the probe had every chance to turn it unknown.
+  while (settledAt === undefined || performance.now() - settledAt < STALE_AFTER_MS + 300 || settled!.evaluation.count < settledCount + 2) {
     assert.ok(performance.now() < deadline, 'the answer was not judged within 10 s');
     const { ready, status } = await watch.round();
     const seen = `/ready ${ready.status} ${JSON.stringify(ready.doc)}\n/status ${JSON.stringify(status)}`;
@@ -699,6 +706,7 @@ async function exerciseValue(t: TestContext, value: ValueCase): Promise<void> {
     }
     if (status.evaluation.count >= switchedAt + 2) {
       settledAt ??= performance.now();
+      settledCount = Math.min(settledCount, status.evaluation.count);
       settled = status;
       assert.equal(status.ready_status_code, value.status, seen);
       assert.equal(status.message, value.message, seen);

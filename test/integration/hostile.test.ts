@@ -482,7 +482,10 @@ test('bodies on GET are read and dropped: the connection stays usable for the ne
     const responses = await connection.waitResponses(expected.length, 2_000);
     assert.deepEqual(responses.map((r) => r.status), expected, name);
     assert.equal(responses.at(-1)!.body, '{"status":"ok"}', name);
-    await sleep(50);
+    // Still open: a further request on the same connection is answered (a closed one would time out here).
+    connection.write(request('/health'));
+    const further = await connection.waitResponses(expected.length + 1, 2_000);
+    assert.equal(further.at(-1)!.status, 200, name);
     assert.ok(!connection.closed(), `${name}: still open`);
     connection.destroy();
   }

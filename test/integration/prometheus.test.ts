@@ -5,7 +5,7 @@ import { Agent } from 'undici';
 import { PrometheusError } from '../../src/core/errors.js';
 import { createPrometheusClient, type PrometheusClient, type PrometheusClientOptions } from '../../src/prometheus/client.js';
 import { startFakePrometheus, type FakePrometheus } from '../helpers/fake-prometheus.js';
-import { freePort } from '../helpers/wait.js';
+import { freePort, waitFor } from '../helpers/wait.js';
 
 // Timing tests use a small deadline; the slack absorbs a loaded CI machine, not undici's own timers.
 const TIMEOUT_MS = 300;
@@ -92,9 +92,20 @@ test('keepAliveMs keeps the connection across a pause longer than undici\'s 4 s 
   const fake = await fakePrometheus(t, answer(200, VECTOR_BODY));
   fake.server.keepAliveTimeout = 0; // like Go: no Keep-Alive hint, idle connections kept
   const prometheus = client(t, { url: fake.url, keepAliveMs: 10_000 });
-  await prometheus.query('up');
-  await new Promise((resolve) => setTimeout(resolve, 4_500));
-  await prometheus.query('up');
+  // The control: the same server and the same pause, with the client's default keep-alive.
+  const control = await fakePrometheus(t, answer(200, VECTOR_BODY));
+  control.server.keepAliveTimeout = 0;
+  const defaults = client(t, { url: control.url });
+  await Promise.all([prometheus.query('up'), defaults.query('up')]);
+  assert.deepEqual([fake.openConnections(), control.openConnections()], [1, 1]);
+
+  // The pause lasts until the default client has dropped its idle connection: long enough to lose one.
+  await waitFor('the default client dropping its idle connection', async () => (control.openConnections() === 0 ? true : undefined), {
+    timeoutMs: 8_000,
+    intervalMs: 50,
+  });
+  await Promise.all([prometheus.query('up'), defaults.query('up')]);
+  assert.equal(control.connections, 2, 'without keepAliveMs the second query needed a new connection');
   assert.equal(fake.connections, 1);
 });
 

@@ -53,6 +53,7 @@ function makePki(t: TestContext): Record<'dir' | 'ca' | 'serverCert' | 'serverKe
 interface Status {
   healthy: boolean;
   prometheus: { last_error: { code: string; message: string } | null; reachable: boolean | null };
+  evaluation: { count: number };
 }
 
 async function statusOf(port: number): Promise<Status> {
@@ -178,10 +179,19 @@ test('SIGHUP re-reads the TLS files: a replaced CA is trusted; a CA file that do
   probe.child.kill('SIGHUP');
   const failed = await probe.waitForLog('reload_failed');
   assert.match(String(failed.error), /PROMETHEUS_CA_FILE/);
-  const status = JSON.parse((await httpRequest(port, '/status')).body) as { reload: { ok: boolean }; prometheus: { reachable: boolean } };
+  const status = JSON.parse((await httpRequest(port, '/status')).body) as Status & { reload: { ok: boolean } };
   assert.equal(status.reload.ok, false);
-  await new Promise((resolve) => setTimeout(resolve, 1_000)); // three intervals on the old client
-  assert.equal((await statusOf(port)).prometheus.reachable, true, 'still asking with the old, working TLS settings');
+  // Three evaluations after the refused reload, each asking Prometheus: with the broken CA any of them would fail.
+  const later = await waitFor(
+    'three evaluations after the failed reload',
+    async (seen) => {
+      const current = await statusOf(port);
+      seen(current);
+      return current.evaluation.count >= status.evaluation.count + 3 ? current : undefined;
+    },
+    { timeoutMs: 10_000, intervalMs: 50 },
+  );
+  assert.equal(later.prometheus.reachable, true, 'still asking with the old, working TLS settings');
   assert.equal(probe.child.exitCode, null);
 });
 

@@ -277,7 +277,7 @@ test('replaceChecks cancels an evaluation in flight: its answers are never recor
 });
 
 test('replaceChecks after stop() began evaluates nothing: no query reaches a client that is being closed', async () => {
-  const { monitor, state } = setup();
+  const { monitor, state, clock } = setup();
   const releases: (() => void)[] = [];
   state.answer = () => new Promise((resolve) => releases.push(() => resolve(vector(3))));
   void monitor.evaluate();
@@ -286,7 +286,9 @@ test('replaceChecks after stop() began evaluates nothing: no query reaches a cli
   for (const release of releases) release();
   await Promise.all([replaced, stopped]);
   const queries = state.queries;
-  await new Promise((resolve) => setImmediate(resolve));
+  // Six intervals on the fake clock (timers and pending callbacks run): every chance to ask again.
+  await clock.advance(60_000);
   assert.equal(state.queries, queries, 'nothing asked after stop');
+  assert.equal(clock.pendingTimers(), 0, 'and nothing left to ask later');
   assert.equal(queries, 2, 'only the first evaluation\'s two queries');
 });
