@@ -2,7 +2,7 @@
 // real Prometheus, which evaluates the shipped recording rules. Everything on 127.0.0.1; the probe is the caller's.
 import { after, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { requireBinary, startExporter, startPrometheus, type FakeExporter, type RealPrometheus } from './real-prometheus.js';
+import { type FakeExporter, type RealPrometheus, requireBinary, startExporter, startPrometheus } from './real-prometheus.js';
 
 /** The recording rules the repository ships. */
 export const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));

@@ -1,6 +1,6 @@
 // Waiting without guessing: a loopback port that was free a moment ago, and a bounded poll that says what it last
 // saw when it gives up. Every wait of the tests goes through waitFor (or the fake clock); none sleeps and hopes.
-import { createServer, type AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** A port that was free a moment ago on 127.0.0.1 (bound to port 0, read, closed). */

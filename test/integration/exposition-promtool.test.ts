@@ -1,12 +1,12 @@
 // promtool lints /metrics' text (src/core/exposition.ts): a child process, so it is not a unit test.
 import assert from 'node:assert/strict';
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { exposition } from '../../src/core/exposition.js';
 import { requireBinary } from '../helpers/real-prometheus.js';
 import { type Answer, empty, healthy, refused, viewAfter } from '../helpers/view.js';
 
-test('promtool check metrics accepts the exposition, but for the seed\'s consumer_count name', async (t) => {
+test("promtool check metrics accepts the exposition, but for the seed's consumer_count name", async (t) => {
   const promtool = requireBinary(t, 'promtool');
   if (promtool === undefined) return;
   // promtool lints any gauge ending in _count; the seed's name is the contract. It lints

@@ -14,7 +14,18 @@ test('a checks file: every field, defaults, and {group} escaped into the query',
   const parsed = parseChecksFile(
     JSON.stringify({
       checks: [
-        { name: 'lag', query: 'sum(kafka_consumergroup_lag{consumergroup="{group}"})', comparison: '<', threshold: 1000, for: '2m', keepFor: '30s', onNoData: 'keepLast', onError: 'fail', message: '{group} lag {value} over {threshold}', unit: 'messages' },
+        {
+          name: 'lag',
+          query: 'sum(kafka_consumergroup_lag{consumergroup="{group}"})',
+          comparison: '<',
+          threshold: 1000,
+          for: '2m',
+          keepFor: '30s',
+          onNoData: 'keepLast',
+          onError: 'fail',
+          message: '{group} lag {value} over {threshold}',
+          unit: 'messages',
+        },
         { name: 'members', query: 'kafka_consumergroup_members{consumergroup="{group}"}', comparison: 'range', min: 2, max: 12 },
       ],
     }),
@@ -88,22 +99,32 @@ test('{group} stands only inside a double-quoted string; a drain only on an uppe
   }
   const commented = one('up{g="x"} # {group}');
   assert.ok(!commented.ok && /where the consumer group goes/.test(commented.problems[0]!), 'a comment does not count');
-  const drainBelow = parseChecksFile(JSON.stringify({ checks: [{ name: 'a', query: 'up', comparison: '>=', threshold: 1, drain: { query: 'x', grace: '5m' } }] }), { severalGroups: false });
+  const drainBelow = parseChecksFile(JSON.stringify({ checks: [{ name: 'a', query: 'up', comparison: '>=', threshold: 1, drain: { query: 'x', grace: '5m' } }] }), {
+    severalGroups: false,
+  });
   assert.ok(!drainBelow.ok && /field "drain": only on a check with "<" or "<="/.test(drainBelow.problems[0]!));
 });
 
 test('a checks file replaces the seed settings, and loadConfig names its problems under CHECKS_FILE', () => {
-  const files = { readFile: (path: string) => (path === '/good.json' ? '{"checks":[{"name":"up","query":"up","comparison":">=","threshold":1}]}' : '{"checks":[{"name":"up"}]}') };
+  const files = {
+    readFile: (path: string) => (path === '/good.json' ? '{"checks":[{"name":"up","query":"up","comparison":">=","threshold":1}]}' : '{"checks":[{"name":"up"}]}'),
+  };
   const config = loadConfig({ CHECKS_FILE: '/good.json' }, files);
-  assert.deepEqual(configuredChecks(config).map((c) => [c.id, c.query]), [['up', 'up']]);
+  assert.deepEqual(
+    configuredChecks(config).map((c) => [c.id, c.query]),
+    [['up', 'up']],
+  );
   assert.throws(
     () => loadConfig({ CHECKS_FILE: '/bad.json', SKEW_THRESHOLD: '5' }, files),
     (error: ConfigError) => {
-      assert.deepEqual(error.problems.map((p) => `${p.variable}: ${p.expected}`), [
-        'SKEW_THRESHOLD: unset when CHECKS_FILE is set (the file defines every check)',
-        'CHECKS_FILE: check "up": field "query": a non-empty string',
-        'CHECKS_FILE: check "up": field "comparison": one of "<", "<=", ">", ">=", "range"',
-      ]);
+      assert.deepEqual(
+        error.problems.map((p) => `${p.variable}: ${p.expected}`),
+        [
+          'SKEW_THRESHOLD: unset when CHECKS_FILE is set (the file defines every check)',
+          'CHECKS_FILE: check "up": field "query": a non-empty string',
+          'CHECKS_FILE: check "up": field "comparison": one of "<", "<=", ">", ">=", "range"',
+        ],
+      );
       return true;
     },
   );
