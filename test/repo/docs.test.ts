@@ -10,7 +10,7 @@
 // - every environment block of docs/OPERATIONS.md is a configuration the probe accepts, the production profile is
 //   the shipped one, and the cost table's query rates follow from the profiles' CHECK_INTERVAL.
 //
-// YAML is read by python3-yaml, as in test/deploy.test.ts. Needs `npm run build` (npm test does it) for --help.
+// YAML is read by python3-yaml, as in test/repo/deploy.test.ts. Needs `npm run build` (npm test does it) for --help.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
