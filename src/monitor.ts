@@ -7,7 +7,7 @@ import { observe, type CheckDefinition, type Observation } from './core/checks.j
 import { isDraining } from './core/drain.js';
 import type { QueryResult } from './core/envelope.js';
 import { codeOf, messageOf } from './core/errors.js';
-import { decideFleet, loneFleet, nextFleet, type FleetSettings, type FleetState, type FleetView } from './core/fleet.js';
+import { decideFleet, type FleetLearning, type FleetState, type FleetView, loneFleet, nextFleet } from './core/fleet.js';
 import {
   carryOver,
   errorTransition,
@@ -44,20 +44,7 @@ export interface MonitorOptions {
   readonly log?: Logger;
   readonly onUpdate?: (snapshot: Snapshot) => void;
   /** The fleet limit: how to learn the fleet and apply FLEET_MAX_UNREADY. Absent: no limit, as `check` alone. */
-  readonly fleet?: FleetOptions;
-}
-
-/** How the monitor learns the fleet from Prometheus. */
-export interface FleetOptions {
-  readonly settings: FleetSettings;
-  /** fleetQuery(): the replicas and whether each is unready for its own reasons. */
-  readonly query: string;
-  /** FLEET_LABEL: the label that carries each replica's name. */
-  readonly label: string;
-  /** How long the last fleet seen stands when Prometheus shows none (a restart, a scrape gap). */
-  readonly standsForMs: number;
-  /** How often the fleet is asked while every group-wide check passes; while one fails, every evaluation asks. */
-  readonly refreshMs: number;
+  readonly fleet?: FleetLearning;
 }
 
 export interface Monitor {

@@ -3,9 +3,10 @@
 import type { AddressInfo } from 'node:net';
 import { systemClock } from './clock.js';
 import { readChecks } from './config/load.js';
-import { instantiate, type CheckDefinition } from './core/checks.js';
+import type { CheckDefinition } from './core/checks.js';
+import { formatUnreadyLimit } from './core/fleet.js';
 import { ConfigError, formatProblem, messageOf } from './core/errors.js';
-import { configuredChecks, describeConfig, monitorSettings, type Config } from './core/settings.js';
+import { checksFor, configuredChecks, describeConfig, fleetLearning, monitorSettings, type Config } from './core/settings.js';
 import type { Logger } from './log.js';
 import { createMonitor, type Monitor, type QueryClient } from './monitor.js';
 import { tlsOptions, type TlsOptions } from './prometheus/credentials.js';
@@ -47,6 +48,19 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   });
 
   log.log('info', 'starting', { version: VERSION, node: process.versions.node, config: describeConfig(config), checks: checks.map((c) => ({ name: c.name, query: c.query })) });
+  const fleet = fleetLearning(config);
+  log.log(
+    'info',
+    'fleet',
+    fleet === undefined
+      ? { limit: 'off', message: 'FLEET_MAX_UNREADY=100%: a group-wide failure makes every replica unready' }
+      : {
+          self: fleet.settings.self,
+          max_unready: formatUnreadyLimit(config.fleet.maxUnready),
+          label: fleet.label,
+          message: `the fleet is learned from Prometheus (${fleet.query}); until it is seen this replica behaves as a fleet of one`,
+        },
+  );
   if (config.connection.insecureSkipVerify) {
     log.log('warn', 'tls_verification_disabled', {
       message: 'PROMETHEUS_TLS_INSECURE_SKIP_VERIFY=true: the Prometheus certificate is NOT verified; anyone on the path can answer in its place',
@@ -133,7 +147,7 @@ function readReload(
   if (config.checksFile !== null) {
     const read = readChecks(config.checksFile, config.groups.length > 1);
     if (!read.ok) return { ok: false, error: read.problems.map(formatProblem).join('; ') };
-    checks = instantiate(read.templates, config.groups);
+    checks = checksFor(config, read.templates);
   }
   try {
     return { ok: true, checks, client: clientFor(config, tlsOptions(config.connection)) };

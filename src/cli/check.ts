@@ -1,6 +1,7 @@
 // `node dist/main.js check`: every check evaluated once, with the server's configuration, client, policies and
 // messages, for an exec healthcheck, a script or CI ("is the group healthy before I deploy?"). No server starts
 // and nothing is left running.
+import { limitVerdict } from '../core/readiness.js';
 import { renderStatusHead, uptimeTail } from '../core/render.js';
 import { configuredChecks, monitorSettings, type Config } from '../core/settings.js';
 import { createMonitor, type QueryClient } from '../monitor.js';
@@ -27,14 +28,16 @@ export async function runCheck(config: Config, client: QueryClient, options: { j
   });
   const snapshot = await monitor.evaluate();
   const verdict = snapshot!.verdict;
-  // A certain failure is an answer; an error is not, whatever ON_PROMETHEUS_ERROR would make /ready say.
+  // A certain failure is an answer; an error is not, whatever ON_PROMETHEUS_ERROR would make /ready say. A
+  // group-wide failure that the fleet limit holds ready is answered as /ready answers it: 0, saying so.
   const failed = verdict.checks.some((check) => !check.ok && check.state !== 'unknown');
   const unknown = verdict.checks.some((check) => check.state === 'unknown');
-  const exitCode: CheckExitCode = failed ? 1 : unknown ? 3 : 0;
+  const limited = limitVerdict(verdict, config.onPrometheusError, snapshot!.fleet?.decision ?? null);
+  const exitCode: CheckExitCode = failed ? (limited.held ? 0 : 1) : unknown ? 3 : 0;
   const output = options.json
     ? `${renderStatusHead({ phase: 'running', snapshot, config, checks, version: VERSION, nodeVersion: process.versions.node, startedAtMs })}${uptimeTail(startedAtMs, now())}`
     : unknown && !failed
       ? verdict.checks.find((check) => check.state === 'unknown')!.reason!
-      : verdict.message;
+      : limited.message;
   return { exitCode, output };
 }

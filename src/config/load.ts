@@ -2,6 +2,7 @@
 // its own (spec.ts), the files they name are read (files.ts), the rules between them run (rules.ts), and every
 // problem is collected, so one run names them all. Nothing here reads process.env: main passes it in.
 import { type CheckTemplate, seedTemplates } from '../core/checks.js';
+import { hostname as osHostname } from 'node:os';
 import { ConfigError, type ConfigProblem } from '../core/errors.js';
 import type { Config } from '../core/settings.js';
 import { type ConfigFiles, type FilesRead, nodeFiles, readFiles } from './files.js';
@@ -31,6 +32,12 @@ const REPORT_ORDER = [
   seedsBesideChecksFile,
   'CHECKS_FILE',
   'ON_PROMETHEUS_ERROR',
+  'ON_NO_DATA',
+  'FLEET_MAX_UNREADY',
+  'FLEET_ROTATE',
+  'FLEET_LABEL',
+  'POD_NAME',
+  'POD_NAMESPACE',
   'SHUTDOWN_DELAY',
   'PROMETHEUS_BEARER_TOKEN_FILE',
   'PROMETHEUS_PASSWORD_FILE',
@@ -52,11 +59,11 @@ const everyVariableReported: [Unreported] extends [never] ? true : Unreported = 
 void everyVariableReported;
 
 /** Parses the environment into a frozen Config, or throws one ConfigError naming every bad variable. */
-export function loadConfig(env: Environment, files: ConfigFiles = nodeFiles): Config {
+export function loadConfig(env: Environment, files: ConfigFiles = nodeFiles, hostname: () => string = osHostname): Config {
   const variables = parseVariables(env);
   const read = readFiles(env, variables, files);
   const problems = problemsInOrder(env, variables, read);
-  const config = problems.length === 0 ? assemble(variables, read) : undefined;
+  const config = problems.length === 0 ? assemble(variables, read, env.HOSTNAME?.trim() || hostname()) : undefined;
   if (config === undefined) throw new ConfigError(problems);
   return config;
 }
@@ -72,7 +79,7 @@ function problemsInOrder(env: Environment, variables: CheckedVariables, read: Fi
 }
 
 /** The Config, once every variable was accepted and the checks are known; undefined otherwise. */
-function assemble(variables: CheckedVariables, read: FilesRead): Config | undefined {
+function assemble(variables: CheckedVariables, read: FilesRead, hostname: string): Config | undefined {
   if (!allAccepted(variables)) return undefined;
   const checks = checksOf(variables, read);
   if (checks === undefined) return undefined;
@@ -96,6 +103,14 @@ function assemble(variables: CheckedVariables, read: FilesRead): Config | undefi
     drainGraceMs: variables.DRAIN_GRACE.value,
     drainWindowMs: variables.DRAIN_WINDOW.value,
     onPrometheusError: variables.ON_PROMETHEUS_ERROR.value,
+    onNoData: variables.ON_NO_DATA.value,
+    fleet: {
+      maxUnready: variables.FLEET_MAX_UNREADY.value,
+      rotateMs: variables.FLEET_ROTATE.value,
+      label: variables.FLEET_LABEL.value,
+      podName: variables.POD_NAME.value ?? hostname,
+      podNamespace: variables.POD_NAMESPACE.value,
+    },
     dryRun: variables.DRY_RUN.value,
     shutdownDelayMs: variables.SHUTDOWN_DELAY.value,
     connection: {
@@ -120,6 +135,7 @@ function checksOf(variables: AcceptedVariables, read: FilesRead): readonly Check
       skewForMs: variables.SKEW_FOR.value,
       drainGraceMs: variables.DRAIN_GRACE.value,
       drainWindowMs: variables.DRAIN_WINDOW.value,
+      onNoData: variables.ON_NO_DATA.value,
     });
   }
   return read.checks.ok ? read.checks.value : undefined;

@@ -3,6 +3,7 @@
 // except CHECK_INTERVAL for the bounds that are set by it.
 import { formatDuration } from '../core/duration.js';
 import type { ConfigProblem } from '../core/errors.js';
+import type { UnreadyLimit } from '../core/fleet.js';
 import type { ErrorPolicy } from '../core/settings.js';
 import { hideHeaderValues, isPem, parseHeaders, parsePrometheusUrl, redactUserinfo } from './connection.js';
 import { accepted, decimal, duration, durationExpected, flag, oneOf, optionalText, type Parsed, type Parser, refused } from './parse.js';
@@ -41,6 +42,24 @@ function variable<T>(spec: VariableSpec<T>): VariableSpec<T> {
 export const MAX_SHUTDOWN_DELAY_MS = 15_000;
 
 const ERROR_POLICIES: readonly ErrorPolicy[] = ['pass', 'fail'];
+
+/** FLEET_MAX_UNREADY: a whole number from 1, or a percentage above 0 and at most 100. */
+function parseUnreadyLimit(text: string): Parsed<UnreadyLimit> {
+  const trimmed = text.trim();
+  const percent = /^(\d+(?:\.\d+)?)%$/.exec(trimmed);
+  if (percent !== null) {
+    const value = Number(percent[1]);
+    if (value > 0 && value <= 100) return accepted({ kind: 'percent', percent: value });
+  } else if (/^\d+$/.test(trimmed) && Number(trimmed) >= 1) return accepted({ kind: 'count', count: Number(trimmed) });
+  return refused('a whole number of replicas from 1 (such as 1), or a share of them above 0% and at most 100% (such as 25%)');
+}
+
+/** A replica's name, or null to fall back on the host name; what a host or pod name may hold. */
+function replicaName(text: string): Parsed<string | null> {
+  const trimmed = text.trim();
+  if (trimmed === '') return accepted(null);
+  return /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$/.test(trimmed) ? accepted(trimmed) : refused('a pod or host name (letters, digits, "_", "." and "-")');
+}
 
 /** The consumer groups KAFKA_GROUP names: the text as given (trimmed) and each name in order. */
 export interface Groups {
@@ -151,6 +170,42 @@ export const SPEC = {
     default: 'pass',
     help: 'verdict when Prometheus has been unreachable past STALE_AFTER: pass or fail',
     parse: oneOf(ERROR_POLICIES, 'pass or fail'),
+  }),
+  ON_NO_DATA: variable({
+    default: 'pass',
+    help: 'verdict of a built-in check whose series is missing (exporter down, rules not loaded, wrong group name): pass or fail',
+    parse: oneOf(ERROR_POLICIES, 'pass or fail'),
+    seed: true,
+  }),
+  FLEET_MAX_UNREADY: variable({
+    default: '1',
+    help: 'most replicas a group-wide failure may make unready at once: a count, or a share such as 25% (rounded down, at least 1); 100% turns the limit off',
+    parse: parseUnreadyLimit,
+  }),
+  FLEET_ROTATE: variable({
+    default: '5m',
+    help: 'how long one replica stays the unready one for a group-wide failure before the next takes its turn',
+    parse: duration('above 0', (ms) => ms > 0),
+    intervalBound: {
+      // The one whose turn begins waits about one interval for the one leaving: a turn must be longer than that.
+      holds: (ms, intervalMs) => ms >= 3 * intervalMs + 1_000,
+      expected: (intervalMs) => durationExpected(`at least 3 x CHECK_INTERVAL + 1s (${formatDuration(3 * intervalMs + 1_000)})`),
+    },
+  }),
+  FLEET_LABEL: variable({
+    default: 'pod',
+    help: "the label that carries a replica's name on the probe's own series as Prometheus scrapes them",
+    parse: (text) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(text.trim()) ? accepted(text.trim()) : refused('a Prometheus label name such as pod')),
+  }),
+  POD_NAME: variable({
+    default: '',
+    help: "this replica's name as FLEET_LABEL carries it, from the Downward API (default: HOSTNAME, then the host name)",
+    parse: replicaName,
+  }),
+  POD_NAMESPACE: variable({
+    default: '',
+    help: "this replica's namespace, from the Downward API: the fleet is looked for there, and {namespace} in checks names it",
+    parse: optionalText,
   }),
   SHUTDOWN_DELAY: variable({
     default: '0s',

@@ -82,7 +82,15 @@ export interface SeedSettings {
   readonly skewForMs: number;
   readonly drainGraceMs: number;
   readonly drainWindowMs: number;
+  /** ON_NO_DATA: a missing series means the monitoring chain is broken, not that the group is. */
+  readonly onNoData: 'pass' | 'fail';
 }
+
+/**
+ * Why a built-in check's series can be missing: never evidence about the consumers, since kafka_exporter reports
+ * a 0 for a described group with no members.
+ */
+const NO_DATA_CAUSES = 'kafka_exporter down or not scraped, the recording rules not loaded, or no consumer group of that name';
 
 /** The seed's two checks. */
 export function seedTemplates(config: SeedSettings): readonly CheckTemplate[] {
@@ -95,12 +103,12 @@ export function seedTemplates(config: SeedSettings): readonly CheckTemplate[] {
       query: config.skewForMs > 0 ? sustainedQuery(skew, config.skewForMs) : skew,
       comparison: '<=',
       threshold: config.skewThreshold,
-      onNoData: 'pass', // no lag series, no skew
+      onNoData: config.onNoData,
       failMessage:
         config.skewForMs > 0
           ? `Hot-key skew high: {value}x for ${formatDuration(config.skewForMs)}{series}`
           : 'Hot-key skew high: {value}x{series}',
-      noDataMessage: 'No skew data',
+      noDataMessage: `No skew data for group ${GROUP} (kafka:group_skew_ratio has no series: ${NO_DATA_CAUSES})`,
       unit: 'ratio',
       drain: config.drainGraceMs > 0 ? { query: drainQuery(config.drainWindowMs), graceMs: config.drainGraceMs } : null,
     },
@@ -110,9 +118,9 @@ export function seedTemplates(config: SeedSettings): readonly CheckTemplate[] {
       query: `kafka:group_consumer_count{consumergroup="${GROUP}"}`,
       comparison: '>=',
       threshold: config.minConsumers,
-      onNoData: 'fail', // no members reported
+      onNoData: config.onNoData,
       failMessage: 'Too few consumers: {value} < {threshold}{series}',
-      noDataMessage: `No consumers reported for group ${GROUP}`,
+      noDataMessage: `No consumer count for group ${GROUP} (kafka:group_consumer_count has no series: ${NO_DATA_CAUSES})`,
       unit: 'consumers',
       drain: null,
     },

@@ -164,6 +164,22 @@ export interface FleetState {
   readonly settings: FleetSettings;
 }
 
+/** How the monitor learns the fleet from Prometheus. */
+export interface FleetLearning {
+  readonly settings: FleetSettings;
+  /** fleetQuery(): the replicas and whether each is unready for its own reasons. */
+  readonly query: string;
+  /** FLEET_LABEL: the label that carries each replica's name. */
+  readonly label: string;
+  /** How long the last fleet seen stands when Prometheus shows none (a restart, a scrape gap). */
+  readonly standsForMs: number;
+  /** How often the fleet is asked while every group-wide check passes; while one fails, every evaluation asks. */
+  readonly refreshMs: number;
+}
+
+/** The last fleet seen stands this long through empty answers: longer than a Prometheus restart or a scrape gap. */
+export const FLEET_STANDS_FOR_MS = 15 * 60_000;
+
 /** The probe's own series the fleet is learned from: each replica's name is the label Prometheus adds when scraping it. */
 export const FLEET_METRIC = 'crm_events_health_own_unready';
 

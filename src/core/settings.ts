@@ -2,6 +2,7 @@
 // environment and reading files is the edge's work (src/config/); this file only describes the result.
 import { instantiate, type CheckDefinition, type CheckTemplate } from './checks.js';
 import { formatDuration } from './duration.js';
+import { FLEET_STANDS_FOR_MS, type FleetLearning, fleetQuery, formatUnreadyLimit, type UnreadyLimit } from './fleet.js';
 
 export type ErrorPolicy = 'pass' | 'fail';
 
@@ -29,11 +30,24 @@ export interface Config {
   readonly drainGraceMs: number;
   readonly drainWindowMs: number;
   readonly onPrometheusError: ErrorPolicy;
+  /** ON_NO_DATA: the verdict of a built-in check with no series. */
+  readonly onNoData: ErrorPolicy;
+  /** The blast-radius limit and how this replica is named in the fleet. */
+  readonly fleet: FleetConfig;
   /** /ready answers 200 whatever the verdict, which the body, the logs and /metrics still show. */
   readonly dryRun: boolean;
   readonly shutdownDelayMs: number;
   /** How to authenticate to Prometheus and trust it; files are re-read when used, so rotated secrets work. */
   readonly connection: Connection;
+}
+
+/** FLEET_MAX_UNREADY, FLEET_ROTATE, FLEET_LABEL, POD_NAME (or the host name) and POD_NAMESPACE. */
+export interface FleetConfig {
+  readonly maxUnready: UnreadyLimit;
+  readonly rotateMs: number;
+  readonly label: string;
+  readonly podName: string;
+  readonly podNamespace: string | null;
 }
 
 /** Credentials and TLS for Prometheus. Holds file paths and header values, never file contents. */
@@ -66,6 +80,12 @@ export function describeConfig(config: Config): Readonly<Record<string, string |
       ? { skew_for: formatDuration(config.skewForMs), drain_grace: formatDuration(config.drainGraceMs), drain_window: formatDuration(config.drainWindowMs) }
       : {}),
     on_prometheus_error: config.onPrometheusError,
+    ...(config.checksFile === null ? { on_no_data: config.onNoData } : {}),
+    fleet_max_unready: formatUnreadyLimit(config.fleet.maxUnready),
+    fleet_rotate: formatDuration(config.fleet.rotateMs),
+    fleet_label: config.fleet.label,
+    pod_name: config.fleet.podName,
+    ...(config.fleet.podNamespace === null ? {} : { pod_namespace: config.fleet.podNamespace }),
     dry_run: config.dryRun,
     shutdown_delay: formatDuration(config.shutdownDelayMs),
     ...describeConnection(config.connection),
@@ -87,8 +107,38 @@ function describeConnection(connection: Connection): Record<string, string | boo
 }
 
 /** The monitor's timing and error policy as the configuration sets them (the server and `check` share them). */
-export function monitorSettings(config: Config): { intervalMs: number; staleAfterMs: number; onPrometheusError: ErrorPolicy; dryRun: boolean } {
-  return { intervalMs: config.checkIntervalMs, staleAfterMs: config.staleAfterMs, onPrometheusError: config.onPrometheusError, dryRun: config.dryRun };
+export function monitorSettings(config: Config): {
+  intervalMs: number;
+  staleAfterMs: number;
+  onPrometheusError: ErrorPolicy;
+  dryRun: boolean;
+  fleet?: FleetLearning;
+} {
+  const fleet = fleetLearning(config);
+  return {
+    intervalMs: config.checkIntervalMs,
+    staleAfterMs: config.staleAfterMs,
+    onPrometheusError: config.onPrometheusError,
+    dryRun: config.dryRun,
+    ...(fleet === undefined ? {} : { fleet }),
+  };
+}
+
+/**
+ * How the fleet is learned and the limit applied; undefined when FLEET_MAX_UNREADY=100% (no limit, and no query).
+ * A replica whose turn begins waits for the one leaving: its next evaluation (one interval, plus one query) and
+ * half a second of clock difference between nodes.
+ */
+export function fleetLearning(config: Config): FleetLearning | undefined {
+  const { maxUnready } = config.fleet;
+  if (maxUnready.kind === 'percent' && maxUnready.percent >= 100) return undefined;
+  return {
+    settings: { self: config.fleet.podName, maxUnready, rotateMs: config.fleet.rotateMs, handoverMs: config.checkIntervalMs + config.queryTimeoutMs + 500 },
+    query: fleetQuery(config.groups, config.fleet.label, config.fleet.podNamespace),
+    label: config.fleet.label,
+    standsForMs: FLEET_STANDS_FOR_MS,
+    refreshMs: Math.min(60_000, 10 * config.checkIntervalMs),
+  };
 }
 
 /** Header names with their values hidden: `name=***,...`. */
@@ -98,5 +148,10 @@ export function describeHeaders(headers: Readonly<Record<string, string>>): stri
 
 /** The checks the configuration asks for: the checks file's, or the seed's two, for every group. */
 export function configuredChecks(config: Config): readonly CheckDefinition[] {
-  return instantiate(config.checks, config.groups);
+  return checksFor(config, config.checks);
+}
+
+/** Templates bound to the configured groups and to this replica's names ({pod}, {namespace}). */
+export function checksFor(config: Config, templates: readonly CheckTemplate[]): readonly CheckDefinition[] {
+  return instantiate(templates, config.groups, { pod: config.fleet.podName, namespace: config.fleet.podNamespace });
 }
