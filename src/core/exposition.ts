@@ -1,7 +1,6 @@
 // The Prometheus text exposition (format 0.0.4) of what the monitor knows. Pure, and never a query:
 // a scrape of /metrics reads the cache like any probe.
 import { EVALUATION_ERROR_CODES } from './errors.js';
-import { FLEET_METRIC } from './fleet.js';
 import { assessReadiness, type ProbeView, type ReadinessReport } from './readiness.js';
 import { DURATION_BUCKETS_S } from './snapshot.js';
 import type { Labels } from './types.js';
@@ -47,9 +46,9 @@ export function exposition(view: ProbeView, report: ReadinessReport = assessRead
   family('crm_events_health_dry_run', 'gauge', '1 when DRY_RUN is on: /ready answers 200 whatever the verdict.').sample('crm_events_health_dry_run', {}, view.config.dryRun ? 1 : 0);
 
   // The fleet limit. own_unready is what the other replicas read (with the label Prometheus adds for this one) to
-  // learn the fleet; the rest say what the limit decided here.
-  const own = family(FLEET_METRIC, 'gauge', '1 when this replica is unready for its own reasons (starting, shutting down, a per-replica check failing), 0 otherwise; the fleet limit counts it.');
-  for (const name of report.groups.keys()) own.sample(FLEET_METRIC, { consumergroup: name }, report.ownUnready ? 1 : 0);
+  // learn the fleet (fleet.ts' FLEET_METRIC); the rest say what the limit decided here.
+  const own = family('crm_events_health_own_unready', 'gauge', '1 when this replica is unready for its own reasons (starting, shutting down, a per-replica check failing), 0 otherwise; the fleet limit counts it.');
+  for (const name of report.groups.keys()) own.sample('crm_events_health_own_unready', { consumergroup: name }, report.ownUnready ? 1 : 0);
   const answered = report.overall.would_be_status_code ?? report.overall.statusCode;
   family('crm_events_health_ready', 'gauge', '1 when /ready answers 200 (held ready included; under DRY_RUN what it would answer), 0 otherwise.').sample('crm_events_health_ready', {}, answered === 200 ? 1 : 0);
   family('crm_events_health_held_ready', 'gauge', '1 when a group-wide failure would make this replica unready but the fleet limit holds it ready.').sample(

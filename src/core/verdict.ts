@@ -264,8 +264,9 @@ export function combine(checks: readonly JudgedCheck[], onPrometheusError: Error
     const policies = [...new Set(unknown.map((check) => check.policy ?? `ON_PROMETHEUS_ERROR=${onPrometheusError}`))].join(', ');
     reasons.push(`${ids} unknown: ${unknown[0]!.reason}; ${policies}`);
   }
-  // Breaches that do not fail /ready (yet): said, so that a 200 is not mistaken for all clear.
-  const notes = checks.filter((check) => check.state === 'pending' || check.state === 'draining').map(because);
+  // Breaches that do not fail /ready (yet), and checks without data: said, so that a 200 is not mistaken for all
+  // clear (a missing series means the monitoring chain is broken, and nobody is watching the group).
+  const notes = checks.filter((check) => check.state === 'pending' || check.state === 'draining' || (check.state === 'no_data' && check.ok)).map(because);
   const stale = checks.find((check) => check.stale);
   let message: string;
   if (!healthy) message = reasons.join('; ');

@@ -36,9 +36,23 @@ const PROBE_FAMILIES: Readonly<Record<string, 'gauge' | 'counter' | 'histogram'>
   crm_events_health_evaluations_total: 'counter',
   crm_events_health_build_info: 'gauge',
   crm_events_health_start_time_seconds: 'gauge',
+  crm_events_health_own_unready: 'gauge',
+  crm_events_health_ready: 'gauge',
+  crm_events_health_held_ready: 'gauge',
+  crm_events_health_fleet_replicas: 'gauge',
+  crm_events_health_fleet_max_unready: 'gauge',
+  crm_events_health_fleet_seen: 'gauge',
 };
 /** Probe series without a consumergroup label (src/core/exposition.ts): not filtered by $group. */
-const PROBE_WITHOUT_GROUP = new Set(['crm_events_health_build_info', 'crm_events_health_start_time_seconds']);
+const PROBE_WITHOUT_GROUP = new Set([
+  'crm_events_health_build_info',
+  'crm_events_health_start_time_seconds',
+  'crm_events_health_ready',
+  'crm_events_health_held_ready',
+  'crm_events_health_fleet_replicas',
+  'crm_events_health_fleet_max_unready',
+  'crm_events_health_fleet_seen',
+]);
 /** danielqsj/kafka_exporter's consumer-group series (the recording rules' inputs; https://github.com/danielqsj/kafka_exporter). */
 const KAFKA_EXPORTER = [
   'kafka_consumergroup_lag',

@@ -13,9 +13,11 @@ test('the seed\'s two checks, with the group escaped into their queries', () => 
     checks.map((c) => [c.name, c.query, c.comparison, c.comparison === 'range' ? null : c.threshold, c.onNoData]),
     [
       ['skew_ratio', 'kafka:group_skew_ratio{consumergroup="we\\"ird\\\\group"}', '<=', 4, 'pass'],
-      ['consumer_count', 'kafka:group_consumer_count{consumergroup="we\\"ird\\\\group"}', '>=', 2, 'fail'],
+      ['consumer_count', 'kafka:group_consumer_count{consumergroup="we\\"ird\\\\group"}', '>=', 2, 'pass'],
     ],
   );
+  // ON_NO_DATA decides for both built-in checks: missing series are evidence about the monitoring, not the group.
+  assert.deepEqual(configuredChecks(loadConfig({ ON_NO_DATA: 'fail' })).map((c) => c.onNoData), ['fail', 'fail']);
 });
 
 test('SKEW_FOR reads the window from Prometheus history', () => {
@@ -64,7 +66,10 @@ test('failure messages name the value, the threshold and the worst series', () =
     'Hot-key skew high: 6.81x (topic=aetherlink.events)',
   );
   assert.equal(failureMessage(consumers, observe(consumers, [sample(1)])), 'Too few consumers: 1 < 2');
-  assert.equal(failureMessage(consumers, observe(consumers, [])), 'No consumers reported for group crm-events-sse');
+  assert.equal(
+    failureMessage(consumers, observe(consumers, [])),
+    'No consumer count for group crm-events-sse (kafka:group_consumer_count has no series: kafka_exporter down or not scraped, the recording rules not loaded, or no consumer group of that name)',
+  );
   assert.equal(failureMessage(skew, observe(skew, [sample(9, { topic: '$&{value}' })])), 'Hot-key skew high: 9x (topic=$&{value})');
   assert.equal(failureMessage(skew, observe(skew, [sample(4.001)])), 'Hot-key skew high: 4.001x', 'not "4x" against a threshold of 4');
 });

@@ -51,6 +51,8 @@ test('defaults are the seed\'s', () => {
       drainGraceMs: 300_000,
       drainWindowMs: 120_000,
       onPrometheusError: 'pass',
+      onNoData: 'pass',
+      fleet: { maxUnready: { kind: 'count', count: 1 }, rotateMs: 300_000, label: 'pod', podName: config.fleet.podName, podNamespace: null },
       dryRun: false,
       shutdownDelayMs: 0,
       connection: {

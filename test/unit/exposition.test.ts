@@ -21,10 +21,11 @@ test('the seed\'s metrics, labelled with the group, and errors counted by code f
 });
 
 test('values Prometheus did not give are left out, not invented', async () => {
-  const text = exposition(await viewAfter([empty]));
+  const text = exposition(await viewAfter([empty], { ON_NO_DATA: 'fail' }));
   assert.doesNotMatch(text, /^crm_events_health_skew_ratio\{/m);
   assert.doesNotMatch(text, /^crm_events_health_consumer_count\{/m);
-  assert.match(text, /^crm_events_health_status\{consumergroup="crm-events-sse"\} 0$/m, 'no consumers reported fails');
+  assert.match(text, /^crm_events_health_status\{consumergroup="crm-events-sse"\} 0$/m, 'no consumers reported fails under ON_NO_DATA=fail');
+  assert.match(exposition(await viewAfter([empty])), /^crm_events_health_status\{consumergroup="crm-events-sse"\} 1$/m, 'and passes by default');
   assert.match(text, /^crm_events_health_check_state\{consumergroup="crm-events-sse",check="consumer_count",state="no_data"\} 1$/m);
 });
 

@@ -37,10 +37,15 @@ test('unhealthy: the failing checks\' messages are joined', () => {
   assert.equal(verdict.message, 'Hot-key skew high: 5.2x; Too few consumers: 1 < 2');
 });
 
-test('no data follows each check\'s policy', () => {
+test('no data follows each check\'s policy: ON_NO_DATA for the built-in two (pass by default)', () => {
   const verdict = judge([record(skew, []), record(consumers, [])], options);
-  assert.deepEqual(verdict.checks.map((c) => [c.state, c.ok]), [['no_data', true], ['no_data', false]]);
-  assert.equal(verdict.message, 'No consumers reported for group crm-events-sse');
+  assert.deepEqual(verdict.checks.map((c) => [c.state, c.ok]), [['no_data', true], ['no_data', true]]);
+  assert.equal(verdict.healthy, true);
+  assert.match(verdict.message, /^System healthy \(No skew data for group crm-events-sse \(.*\); No consumer count for group crm-events-sse \(kafka:group_consumer_count has no series: kafka_exporter down or not scraped, the recording rules not loaded, or no consumer group of that name\)\)$/);
+  const [strictSkew, strictConsumers] = configuredChecks(loadConfig({ ON_NO_DATA: 'fail' })) as [CheckDefinition, CheckDefinition];
+  const strict = judge([record(strictSkew, [1.2]), record(strictConsumers, [])], options);
+  assert.deepEqual(strict.checks.map((c) => [c.state, c.ok]), [['pass', true], ['no_data', false]]);
+  assert.match(strict.message, /^No consumer count for group crm-events-sse \(kafka:group_consumer_count has no series: kafka_exporter down/);
 });
 
 test('after a failed query the last observation stands while younger than STALE_AFTER', () => {
