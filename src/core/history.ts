@@ -92,13 +92,14 @@ export function verdictTransition(previousKey: string, verdict: Verdict, dryRun:
 }
 
 /**
- * One line when some check begins to have no data (naming the likely causes its message gives), and one when no
- * check lacks data any more. `previous` is the ids without data at the last evaluation, joined.
+ * One line when a spell of missing data begins (naming the likely causes the messages give), and one when no check
+ * lacks data any more. `previous` is the ids without data at the last evaluation, joined.
  */
 export function noDataTransition(previous: string, verdict: Verdict): { readonly key: string; readonly event: LogEvent | null } {
   const missing = verdict.checks.filter((check) => check.state === 'no_data');
   const key = missing.map((check) => check.record.check.id).join(',');
-  if (key === previous) return { key, event: null };
+  // A spell of missing data is one event, however its checks come and go while it lasts.
+  if (key === previous || (key !== '' && previous !== '')) return { key, event: null };
   if (key === '') return { key, event: { level: 'info', event: 'no_data_ended', fields: { checks: previous.split(',') } } };
   return {
     key,

@@ -79,6 +79,8 @@ export interface PrometheusOptions {
   /** Passed as --web.config.file (TLS, basic auth). */
   readonly webConfigFile?: string;
   readonly extraArgs?: readonly string[];
+  /** More targets, scraped as job "probes", each with its own target labels (a pod name, as Kubernetes would add). */
+  readonly labelledTargets?: readonly { readonly target: string; readonly labels: Readonly<Record<string, string>> }[];
 }
 
 /** Starts Prometheus in a fresh temp dir on 127.0.0.1:<free port> and waits until /-/ready answers 200. */
@@ -96,7 +98,12 @@ export async function startPrometheus(options: PrometheusOptions): Promise<RealP
   const config = {
     global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
     rule_files: (options.ruleFiles ?? []).map((file) => resolve(file)),
-    scrape_configs: [{ job_name: 'kafka', static_configs: [{ targets: [...options.scrapeTargets] }] }],
+    scrape_configs: [
+      { job_name: 'kafka', static_configs: [{ targets: [...options.scrapeTargets] }] },
+      ...(options.labelledTargets === undefined || options.labelledTargets.length === 0
+        ? []
+        : [{ job_name: 'probes', static_configs: options.labelledTargets.map(({ target, labels }) => ({ targets: [target], labels: { ...labels } })) }]),
+    ],
   };
   await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
 
