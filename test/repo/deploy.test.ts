@@ -269,7 +269,7 @@ test('compose: the probe is built from Dockerfile.distroless and its healthcheck
   assert.equal(labelValue(probe, 'autoheal'), 'true');
 });
 
-test('compose: autoheal is optional, label-scoped, and watches only /health-checked containers', (t) => {
+test('compose: autoheal is optional, label-scoped, and watches /health, or /ready only when each replica names itself', (t) => {
   const compose = loadCompose(t);
   if (compose === undefined) return;
   const autoheal = compose.services.autoheal;
@@ -280,7 +280,14 @@ test('compose: autoheal is optional, label-scoped, and watches only /health-chec
     if (labelValue(service, 'autoheal') !== 'true') continue;
     const check = JSON.stringify(service.healthcheck?.test ?? []);
     assert.ok(service.healthcheck !== undefined, `${name} is watched by autoheal but has no healthcheck`);
-    assert.ok(!check.includes('/ready'), `${name}: autoheal restarting on /ready loops (RUNBOOK_HOTKEY_SKEW.md)`);
+    if (!check.includes('/ready')) continue;
+    // On /ready, every replica gets the same group-wide verdict and autoheal restarts them all together (a restart
+    // storm; RUNBOOK_HOTKEY_SKEW.md) unless each names itself, so that the probe's fleet limit caps the failures:
+    // `$$HOSTNAME` is the container's own host name at each call (compose turns `$$` into `$`, not into a value).
+    assert.ok(check.includes('/ready?replica='), `${name}: autoheal restarting on /ready without ?replica= restarts every replica at once`);
+    assert.ok(check.includes('$$HOSTNAME'), `${name}: ?replica= must be the container's own $$HOSTNAME, read when the check runs`);
+    const limit = envValue(compose.services[PROBE_SERVICE]!, 'FLEET_MAX_UNREADY') ?? VARIABLES.FLEET_MAX_UNREADY.default;
+    assert.notEqual(limit, '100%', `${name}: FLEET_MAX_UNREADY=100% lets autoheal restart every replica at once`);
   }
 });
 
@@ -340,7 +347,8 @@ test('compose: every environment variable is one the probe reads or belongs to t
       }
     }
   }
-  const interpolated = [...readFileSync(COMPOSE, 'utf8').matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
+  // `$$NAME` is compose's escape for a literal `$NAME` (the container's shell reads it), not an interpolation.
+  const interpolated = [...readFileSync(COMPOSE, 'utf8').matchAll(/(?<!\$)\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
   for (const variable of interpolated) assert.ok(COMPOSE_INTERPOLATED.has(variable), `compose interpolates ${variable}`);
 });
 
