@@ -6,7 +6,7 @@ import { hostname as osHostname } from 'node:os';
 import { ConfigError, type ConfigProblem } from '../core/errors.js';
 import type { Config } from '../core/settings.js';
 import { type ConfigFiles, type FilesRead, nodeFiles, readFiles } from './files.js';
-import { authCombinations, authorizationHeader, certificatePair, type Rule, seedsBesideChecksFile, tlsOnlyWithHttps } from './rules.js';
+import { authCombinations, authorizationHeader, certificatePair, type Rule, rotationOutlastsHandover, seedsBesideChecksFile, shortestRotationMs, tlsOnlyWithHttps } from './rules.js';
 import { type AcceptedVariables, allAccepted, type CheckedVariables, type Environment, parseVariables, textOf, type VariableName } from './spec.js';
 
 export { redactUserinfo } from './connection.js';
@@ -35,6 +35,7 @@ const REPORT_ORDER = [
   'ON_NO_DATA',
   'FLEET_MAX_UNREADY',
   'FLEET_ROTATE',
+  rotationOutlastsHandover,
   'FLEET_LABEL',
   'POD_NAME',
   'POD_NAMESPACE',
@@ -106,7 +107,7 @@ function assemble(variables: CheckedVariables, read: FilesRead, hostname: string
     onNoData: variables.ON_NO_DATA.value,
     fleet: {
       maxUnready: variables.FLEET_MAX_UNREADY.value,
-      rotateMs: variables.FLEET_ROTATE.value,
+      rotateMs: Math.max(variables.FLEET_ROTATE.value, shortestRotationMs(variables.CHECK_INTERVAL.value)),
       label: variables.FLEET_LABEL.value,
       podName: variables.POD_NAME.value ?? hostname,
       podNamespace: variables.POD_NAMESPACE.value,

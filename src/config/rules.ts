@@ -1,5 +1,6 @@
 // The rules between variables, run after every variable has been parsed on its own. Pure: each sees the
 // environment and the checked variables, never a file.
+import { formatDuration } from '../core/duration.js';
 import { authorizationHeaderProblems, authProblems, type ConnectionInputs, certificatePairProblems, hasUserinfo, httpsOnlyProblems } from './connection.js';
 import { type CheckedVariables, type Environment, SPEC, textOf, VARIABLE_NAMES, type VariableName, valueOr } from './spec.js';
 
@@ -42,3 +43,19 @@ export const authCombinations: Rule = (env, variables) => authProblems(connectio
 export const authorizationHeader: Rule = (env, variables) => authorizationHeaderProblems(connectionInputs(env, variables));
 export const certificatePair: Rule = (env, variables) => certificatePairProblems(connectionInputs(env, variables));
 export const tlsOnlyWithHttps: Rule = (env, variables) => httpsOnlyProblems(connectionInputs(env, variables));
+
+/** The shortest turn: the replica whose turn begins waits about one interval for the one leaving. */
+export function shortestRotationMs(intervalMs: number): number {
+  return 3 * intervalMs + 1_000;
+}
+
+/**
+ * A FLEET_ROTATE that is set must be longer than the handover between turns. Left unset, its default (5m) is
+ * raised to that instead (a CHECK_INTERVAL of minutes is legitimate and must not need a second setting).
+ */
+export const rotationOutlastsHandover: Rule = (env, variables) => {
+  const rotateMs = valueOr(variables.FLEET_ROTATE, null);
+  const intervalMs = valueOr(variables.CHECK_INTERVAL, null);
+  if (env.FLEET_ROTATE === undefined || rotateMs === null || intervalMs === null || rotateMs >= shortestRotationMs(intervalMs)) return [];
+  return [{ variable: 'FLEET_ROTATE', expected: `a duration such as 500ms, 10s or 5m, at least 3 x CHECK_INTERVAL + 1s (${formatDuration(shortestRotationMs(intervalMs))})` }];
+};

@@ -254,3 +254,39 @@ test('header values never appear in a configuration error', () => {
   const problems = problemsOf({ PROMETHEUS_HEADERS: 'X-Api-Key=topsecret,Host=x' });
   assert.equal(problems.get('PROMETHEUS_HEADERS'), 'X-Api-Key=***,Host=***');
 });
+
+/** What each refused variable was expected to be. */
+function expectedOf(env: Record<string, string>): Map<string, string> {
+  try {
+    loadConfig(env, files({}));
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return new Map(error.problems.map((p) => [p.variable, p.expected]));
+  }
+  assert.fail(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+test('the fleet limit: counts and shares, names, and turns longer than the handover', () => {
+  const limits: [string, unknown][] = [
+    ['1', { kind: 'count', count: 1 }],
+    ['3', { kind: 'count', count: 3 }],
+    ['25%', { kind: 'percent', percent: 25 }],
+    ['100%', { kind: 'percent', percent: 100 }],
+    ['12.5%', { kind: 'percent', percent: 12.5 }],
+  ];
+  for (const [text, expected] of limits) assert.deepEqual(loadConfig({ FLEET_MAX_UNREADY: text }).fleet.maxUnready, expected, text);
+  for (const bad of ['0', '0%', '101%', '-1', '1.5', 'one', '', '25 %']) {
+    assert.match(expectedOf({ FLEET_MAX_UNREADY: bad }).get('FLEET_MAX_UNREADY') ?? '', /a whole number of replicas from 1/, bad);
+  }
+  assert.equal(problemsOf({ FLEET_LABEL: 'pod-name' }).has('FLEET_LABEL'), true);
+  assert.equal(problemsOf({ POD_NAME: 'a b' }).has('POD_NAME'), true);
+  assert.equal(loadConfig({ POD_NAME: 'crm-events-7c9f-x2' }).fleet.podName, 'crm-events-7c9f-x2');
+  assert.equal(loadConfig({ HOSTNAME: 'from-hostname' }).fleet.podName, 'from-hostname', 'POD_NAME unset: HOSTNAME');
+  assert.equal(loadConfig({}, undefined, () => 'from-os').fleet.podName, 'from-os', 'neither: the host name');
+  // A turn set shorter than the handover is refused; the default is raised instead of refusing a long interval.
+  assert.equal(expectedOf({ CHECK_INTERVAL: '1s', QUERY_TIMEOUT: '500ms', FLEET_ROTATE: '3s' }).get('FLEET_ROTATE'), 'a duration such as 500ms, 10s or 5m, at least 3 x CHECK_INTERVAL + 1s (4s)');
+  assert.equal(loadConfig({ CHECK_INTERVAL: '1s', QUERY_TIMEOUT: '500ms', FLEET_ROTATE: '4s' }).fleet.rotateMs, 4_000);
+  assert.equal(loadConfig({ CHECK_INTERVAL: '600s', QUERY_TIMEOUT: '5s', STALE_AFTER: '600s' }).fleet.rotateMs, 1_801_000);
+  // ON_NO_DATA is a setting of the built-in checks: beside CHECKS_FILE it would do nothing.
+  assert.equal(problemsOf({ ON_NO_DATA: 'maybe' }).has('ON_NO_DATA'), true);
+});
