@@ -108,7 +108,10 @@ export function seedTemplates(config: SeedSettings): readonly CheckTemplate[] {
         config.skewForMs > 0
           ? `Hot-key skew high: {value}x for ${formatDuration(config.skewForMs)}{series}`
           : 'Hot-key skew high: {value}x{series}',
-      noDataMessage: `No skew data for group ${GROUP} (kafka:group_skew_ratio has no series: ${NO_DATA_CAUSES})`,
+      noDataMessage:
+        config.skewForMs > 0
+          ? `No skew data for group ${GROUP} (kafka:group_skew_ratio has no series as old as SKEW_FOR ${formatDuration(config.skewForMs)}: a topic or rule that is new, or ${NO_DATA_CAUSES})`
+          : `No skew data for group ${GROUP} (kafka:group_skew_ratio has no series: ${NO_DATA_CAUSES})`,
       unit: 'ratio',
       drain: config.drainGraceMs > 0 ? { query: drainQuery(config.drainWindowMs), graceMs: config.drainGraceMs } : null,
     },
