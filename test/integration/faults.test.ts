@@ -77,7 +77,8 @@ const LABELS = (check: CheckName): string => `consumergroup="${GROUP}",check="${
 
 const HEALTHY = values(GROUP, '1.5', '3');
 const HEALTHY_MESSAGE = 'System healthy';
-const NO_CONSUMERS = `No consumers reported for group ${GROUP}`;
+const NO_SKEW = `No skew data for group ${GROUP} (kafka:group_skew_ratio has no series: kafka_exporter down or not scraped, the recording rules not loaded, or no consumer group of that name)`;
+const NO_CONSUMERS = `No consumer count for group ${GROUP} (kafka:group_consumer_count has no series: kafka_exporter down or not scraped, the recording rules not loaded, or no consumer group of that name)`;
 
 interface ErrorDoc {
   code: string;
@@ -570,6 +571,8 @@ interface ValueCase {
   readonly message: string;
   readonly states: Readonly<Record<CheckName, string>>;
   readonly verify?: (status: StatusDoc, metrics: string) => void;
+  /** More settings for the probe. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 const WARNING = 'PromQL warning: encountered a mix of histograms and floats for metric name "kafka_consumergroup_lag"';
@@ -587,13 +590,14 @@ const VALUES: readonly ValueCase[] = [
     },
   },
   {
-    name: '"NaN" values: no data (skew passes, consumer_count fails)',
+    name: '"NaN" values: no data under ON_NO_DATA=fail (both fail; the message names the likely causes)',
+    env: { ON_NO_DATA: 'fail' },
     handle: values(GROUP, 'NaN', 'NaN'),
     status: 500,
-    message: NO_CONSUMERS,
+    message: `${NO_SKEW}; ${NO_CONSUMERS}`,
     states: { skew_ratio: 'no_data', consumer_count: 'no_data' },
     verify: (status, metrics) => {
-      assert.equal(status.checks.skew_ratio.ok, true);
+      assert.equal(status.checks.skew_ratio.ok, false);
       assert.equal(status.checks.consumer_count.ok, false);
       for (const name of CHECKS) assert.equal(status.checks[name].value, null);
       assert.doesNotMatch(metrics, /^crm_events_health_(?:skew_ratio|consumer_count)\{/m, 'no gauge for no data');
@@ -621,10 +625,11 @@ const VALUES: readonly ValueCase[] = [
     },
   },
   {
-    name: 'an empty vector: no data (skew passes, consumer_count fails)',
+    name: 'an empty vector: no data under ON_NO_DATA=fail (both fail; the message names the likely causes)',
+    env: { ON_NO_DATA: 'fail' },
     handle: vectors(GROUP, [], []),
     status: 500,
-    message: NO_CONSUMERS,
+    message: `${NO_SKEW}; ${NO_CONSUMERS}`,
     states: { skew_ratio: 'no_data', consumer_count: 'no_data' },
     verify: (status) => {
       for (const name of CHECKS) assert.equal(status.checks[name].series, 0);
@@ -679,7 +684,7 @@ const VALUES: readonly ValueCase[] = [
 async function exerciseValue(t: TestContext, value: ValueCase): Promise<void> {
   const fake = await startFakePrometheus(HEALTHY);
   t.after(() => fake.close());
-  const { probe, port } = await launch(t, fake.url);
+  const { probe, port } = await launch(t, fake.url, value.env);
   await readyHealthy(port);
   const before = errorCounts(await metricsOf(port));
   const switchedAt = (await statusOf(port)).evaluation.count;
