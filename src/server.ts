@@ -196,7 +196,7 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
   return {
     server,
     update(snapshot) {
-      view = { ...view, snapshot, phase: view.phase === 'starting' ? 'running' : view.phase };
+      view = { ...view, snapshot, phase: view.phase === 'starting' ? 'running' : view.phase, callers: callers.list(now()) };
       render();
     },
     setPhase(phase) {
@@ -241,19 +241,23 @@ export const CALLER_WINDOW_MS = 60_000;
 const MAX_CALLERS = 256;
 
 /** The callers seen within CALLER_WINDOW_MS, oldest first; noting one returns them all, sorted. */
-function createCallers(): { note(name: string, nowMs: number): readonly string[] } {
+function createCallers(): { note(name: string, nowMs: number): readonly string[]; list(nowMs: number): readonly string[] } {
   const lastSeen = new Map<string, number>();
+  const list = (nowMs: number): readonly string[] => {
+    // Insertion order is last-seen order: the expired and the surplus are at the front.
+    for (const [caller, seenMs] of lastSeen) {
+      if (nowMs - seenMs < CALLER_WINDOW_MS && lastSeen.size <= MAX_CALLERS) break;
+      lastSeen.delete(caller);
+    }
+    return [...lastSeen.keys()].sort();
+  };
   return {
     note(name, nowMs) {
       lastSeen.delete(name);
       lastSeen.set(name, nowMs);
-      // Insertion order is last-seen order: the expired and the surplus are at the front.
-      for (const [caller, seenMs] of lastSeen) {
-        if (nowMs - seenMs < CALLER_WINDOW_MS && lastSeen.size <= MAX_CALLERS) break;
-        lastSeen.delete(caller);
-      }
-      return [...lastSeen.keys()].sort();
+      return list(nowMs);
     },
+    list,
   };
 }
 

@@ -67,7 +67,7 @@ export function exposition(view: ProbeView, report: ReadinessReport = assessRead
     family('crm_events_health_fleet_seen', 'gauge', '1 when the fleet was learned (from Prometheus or from callers), 0 when this replica behaves as a fleet of one.').sample(
       'crm_events_health_fleet_seen',
       {},
-      fleet.view.source === 'none' ? 0 : 1,
+      fleet.view.source === 'none' && (view.callers ?? []).length === 0 ? 0 : 1,
     );
   }
 

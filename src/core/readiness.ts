@@ -21,6 +21,8 @@ export interface ProbeView {
   /** The Node.js version, for crm_events_health_build_info. */
   readonly nodeVersion: string;
   readonly startedAtMs: number;
+  /** Callers that named themselves on /ready?replica= in the last minute (one probe shared by several containers). */
+  readonly callers?: readonly string[];
   /** The last SIGHUP reload, or null when there has been none. */
   readonly reload?: ReloadResult | null;
 }

@@ -65,7 +65,7 @@ export function renderStatusHead(view: ProbeView, report: ReadinessReport = asse
     phase: view.phase,
     dry_run: config.dryRun,
     held_ready: report.overall.held_ready === true,
-    fleet: describeFleet(snapshot?.fleet ?? null, report),
+    fleet: describeFleet(snapshot?.fleet ?? null, report, view.callers ?? []),
     checks: Object.fromEntries(view.checks.map((check) => [check.id, describeCheck(check, judged.get(check.id))])),
     groups: Object.fromEntries([...report.groups].map(([group, ready]) => [group, { healthy: ready.healthy, verdict: ready.verdict, message: ready.message }])),
     prometheus: {
@@ -99,7 +99,7 @@ export function uptimeTail(startedAtMs: number, nowMs: number): string {
 export const UPTIME_TAIL_BYTES = 40;
 
 /** The fleet limit as /status shows it: what was seen, what the limit allows, and where this replica stands. */
-function describeFleet(fleet: FleetState | null, report: ReadinessReport) {
+function describeFleet(fleet: FleetState | null, report: ReadinessReport, callers: readonly string[]) {
   if (fleet === null) return null;
   const { view, decision, settings } = fleet;
   const standing = report.ownUnready ? 'unready for its own reasons' : report.overall.held_ready === true ? 'held ready' : decision.unready ? 'its turn to be unready' : 'not in turn';
@@ -115,8 +115,14 @@ function describeFleet(fleet: FleetState | null, report: ReadinessReport) {
     explanation: decision.explanation,
     rotate: formatDuration(settings.rotateMs),
     seen_at: iso(view.seenAtMs),
+    callers,
     ...(view.source === 'none'
-      ? { note: 'No replica of this probe is visible (its series are not scraped with the fleet label, or no caller named itself): behaving as a fleet of one.' }
+      ? {
+          note:
+            callers.length === 0
+              ? 'No replica of this probe is visible (its series are not scraped with the fleet label, and no caller named itself): behaving as a fleet of one.'
+              : `No replica of this probe is visible in Prometheus; ${callers.length} caller(s) named themselves (/ready?replica=): they are judged among themselves, plain /ready as a fleet of one.`,
+        }
       : {}),
   };
 }

@@ -307,6 +307,12 @@ test('shared-probe mode: three callers naming themselves, one 500', async (t) =>
     assert.deepEqual(now.filter((a) => a.status === 500).map((a) => a.name), [chosen], `round ${round}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+  // /status and /metrics say who the callers are (refreshed with each evaluation).
+  await waitFor('the callers in /status', async () => {
+    const status = JSON.parse((await httpRequest(probe!.port, '/status')).body) as { fleet: StatusFleet & { callers: string[] } };
+    return status.fleet.callers.join() === 'consumer-1,consumer-2,consumer-3' && /3 caller\(s\) named themselves/.test(status.fleet.note ?? '') ? true : undefined;
+  }, { timeoutMs: 5_000, intervalMs: 200 });
+  assert.match((await httpRequest(probe!.port, '/metrics')).body, /^crm_events_health_fleet_seen 1$/m);
   // Plain /ready, without a name, is this probe's own answer: a fleet of one, unready.
   assert.equal((await readyOf({ name: 'shared', port: probe!.port })).status, 500);
   // A name that is no host name is refused, not counted.
