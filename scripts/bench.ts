@@ -19,12 +19,12 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MAIN, NODE_FLAGS } from '../test/helpers/process.js';
-import { instantVector, prometheusBinary, startExporter, startPrometheus, type FakeExporter, type RealPrometheus } from '../test/helpers/real-prometheus.js';
+import { type FakeExporter, instantVector, prometheusBinary, type RealPrometheus, startExporter, startPrometheus } from '../test/helpers/real-prometheus.js';
 import { waitFor } from '../test/helpers/wait.js';
 import { amplification, evaluationCost, memory, stalledPrometheus, startup, throughput } from './bench/figures.js';
-import type { Bench, Settings } from './bench/servers.js';
 import { killAllNow } from './bench/procs.js';
-import { renderSection, writeSection, type Machine, type Row } from './bench/report.js';
+import { type Machine, type Row, renderSection, writeSection } from './bench/report.js';
+import type { Bench, Settings } from './bench/servers.js';
 import { wrkRunner } from './bench/wrk.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -180,10 +180,16 @@ try {
   prometheus = await startPrometheus({ scrapeTargets: [exporter.target], ruleFiles: [RULES] });
   // A fresh Prometheus records the series only after a few scrapes and rule evaluations: start no probe before.
   const prometheusUrl = prometheus.url;
-  await waitFor('the recorded series', async () => {
-    const series = await Promise.all(['kafka:group_skew_ratio', 'kafka:group_consumer_count'].map((name) => instantVector(prometheusUrl, `${name}{consumergroup="${GROUP}"}`)));
-    return series.every((samples) => samples.length > 0) ? true : undefined;
-  }, { timeoutMs: 30_000, intervalMs: 250 });
+  await waitFor(
+    'the recorded series',
+    async () => {
+      const series = await Promise.all(
+        ['kafka:group_skew_ratio', 'kafka:group_consumer_count'].map((name) => instantVector(prometheusUrl, `${name}{consumergroup="${GROUP}"}`)),
+      );
+      return series.every((samples) => samples.length > 0) ? true : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 250 },
+  );
 
   const bench: Bench = {
     settings,
@@ -217,7 +223,7 @@ try {
     method: [
       `Servers under test: \`${onCpu(SERVER_CPU)}node ${NODE_FLAGS.join(' ')} dist/main.js\` (as \`npm start\`) and the baseline, ` +
         `\`${onCpu(SERVER_CPU)}node ${NODE_FLAGS.join(' ')} baseline.js\` (scripts/bench/baseline.ts compiled): node:http with default options, ` +
-        'answering each path with the bytes the probe gave for it (checked equal on the wire but for Date and /status\' uptime).',
+        "answering each path with the bytes the probe gave for it (checked equal on the wire but for Date and /status' uptime).",
       `Load: \`${onCpu(LOAD_CPU)}wrk -t1 -c${s.connections} -d${s.seconds}s --timeout 2s --latency\` on 127.0.0.1 (the same for both sides); ` +
         (pin ? `the harness (this script, Prometheus, the fake exporter, the proxy) also on cpu ${LOAD_CPU}.` : 'not pinned to CPUs (--no-pin, no taskset, or one CPU).'),
       `Prometheus ${prometheusUrl} with monitoring/prometheus-crm-events-rules.yml, scraping a fake kafka_exporter with a balanced, healthy group; every probe starts after the recorded series exist.`,

@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
-import { startFakePrometheus, type FakeHandler } from '../test/helpers/fake-prometheus.js';
+import { type FakeHandler, startFakePrometheus } from '../test/helpers/fake-prometheus.js';
 import { startProbe } from '../test/helpers/process.js';
 import { freePort, waitFor } from '../test/helpers/wait.js';
 
@@ -29,10 +29,12 @@ const deadline = Date.now() + Number(values['max-seconds']) * 1000;
 const flapMs = Number(values['flap-ms']);
 if (!(total >= 1000) || !(connections >= 1 && connections <= 256)) throw new Error('--requests >= 1000, --connections 1..256');
 
-const vector = (value: string): FakeHandler => (_query, _req, res) => {
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: { topic: 't' }, value: [0, value] }] } }));
-};
+const vector =
+  (value: string): FakeHandler =>
+  (_query, _req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: { topic: 't' }, value: [0, value] }] } }));
+  };
 // One cycle of Prometheus' moods; the verdict changes with them, so the cached answers are re-rendered often.
 const MOODS: [string, FakeHandler][] = [
   ['healthy', vector('3')],
@@ -51,7 +53,15 @@ const flapper = setInterval(() => {
 }, flapMs);
 
 const port = await freePort();
-const probe = startProbe([], { NODE_OPTIONS: values['node-options'] ?? '', PROMETHEUS_URL: prometheus.url, PORT: String(port), HOST: '127.0.0.1', CHECK_INTERVAL: '200ms', QUERY_TIMEOUT: '150ms', STALE_AFTER: '1s' });
+const probe = startProbe([], {
+  NODE_OPTIONS: values['node-options'] ?? '',
+  PROMETHEUS_URL: prometheus.url,
+  PORT: String(port),
+  HOST: '127.0.0.1',
+  CHECK_INTERVAL: '200ms',
+  QUERY_TIMEOUT: '150ms',
+  STALE_AFTER: '1s',
+});
 const pid = probe.child.pid!;
 const rssKiB = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
 const fds = (): number => readdirSync(`/proc/${pid}/fd`).length;
@@ -99,11 +109,15 @@ try {
   const rssAtEnd = rssKiB();
   agent.destroy();
   // The server closes its side at once or after keepAliveTimeout (5 s).
-  const fdsAtEnd = await waitFor('file descriptors back to the start', async (seen) => {
-    const now = fds();
-    seen(now);
-    return now <= fdsAtStart ? now : undefined;
-  }, { timeoutMs: 10_000 }).catch(() => fds());
+  const fdsAtEnd = await waitFor(
+    'file descriptors back to the start',
+    async (seen) => {
+      const now = fds();
+      seen(now);
+      return now <= fdsAtStart ? now : undefined;
+    },
+    { timeoutMs: 10_000 },
+  ).catch(() => fds());
 
   const answered = [...statuses.values()].reduce((a, b) => a + b, 0);
   const rssGrowth = (rssAtEnd - rssAtBaseline) / rssAtBaseline;

@@ -7,8 +7,8 @@ import { USAGE } from './cli/usage.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError, formatProblem, messageOf } from './core/errors.js';
 import type { Config } from './core/settings.js';
-import { tlsOptions, type TlsOptions } from './prometheus/credentials.js';
 import { createLogger } from './log.js';
+import { type TlsOptions, tlsOptions } from './prometheus/credentials.js';
 import { startService } from './service.js';
 import { VERSION } from './version.js';
 
@@ -79,9 +79,7 @@ async function main(argv: readonly string[]): Promise<void> {
   process.once('SIGINT', onSignal);
   // Node's default for SIGHUP is to exit: here it re-reads CHECKS_FILE and the TLS files instead.
   process.on('SIGHUP', () => {
-    starting
-      .then((service) => service.reload())
-      .catch((error: unknown) => log.log('error', 'reload_failed', { error: messageOf(error) }));
+    starting.then((service) => service.reload()).catch((error: unknown) => log.log('error', 'reload_failed', { error: messageOf(error) }));
   });
   try {
     await starting;

@@ -2,30 +2,30 @@
 // new snapshot to whoever renders responses. Requests never reach this file: a probe answer is served from
 // memory, so the query rate depends on the interval alone. What is decided here is decided by pure functions of
 // the core (verdict, history); this file holds the timers, the queries in flight and the state between ticks.
-import { systemClock, type Clock } from './clock.js';
-import { observe, type CheckDefinition, type Observation } from './core/checks.js';
+import { type Clock, systemClock } from './clock.js';
+import { type CheckDefinition, type Observation, observe } from './core/checks.js';
 import { isDraining } from './core/drain.js';
 import type { QueryResult } from './core/envelope.js';
 import { codeOf, messageOf } from './core/errors.js';
 import { decideFleet, type FleetLearning, type FleetState, type FleetView, loneFleet, nextFleet } from './core/fleet.js';
 import {
   carryOver,
+  type ErrorTrack,
   errorTransition,
   FIRST_VERDICT_KEY,
+  type FleetTrack,
   fleetTransition,
   NO_ERRORS,
   NO_FLEET_TRACK,
   noDataTransition,
   verdictTransition,
-  type ErrorTrack,
-  type FleetTrack,
 } from './core/history.js';
 import { limitVerdict } from './core/readiness.js';
 import type { ErrorPolicy } from './core/settings.js';
-import { NO_STATS, withDuration, withError, type CheckStats, type Snapshot } from './core/snapshot.js';
+import { type CheckStats, NO_STATS, type Snapshot, withDuration, withError } from './core/snapshot.js';
 import type { LogEvent } from './core/types.js';
-import { judge, newRecord, recordAnswer, recordError, type CheckRecord } from './core/verdict.js';
-import { silentLogger, type Logger } from './log.js';
+import { type CheckRecord, judge, newRecord, recordAnswer, recordError } from './core/verdict.js';
+import { type Logger, silentLogger } from './log.js';
 
 /** The part of the Prometheus client the monitor needs. */
 export interface QueryClient {
@@ -159,7 +159,12 @@ export function createMonitor(options: MonitorOptions): Monitor {
     let fleetAnswer: Awaited<ReturnType<typeof askFleet>>;
     try {
       evaluated = await Promise.all(records.map((record) => evaluateRecord(record, stats.get(record.check.id) ?? NO_STATS, controller.signal)));
-      fleetAnswer = controller.signal.aborted ? undefined : await askFleet(evaluated.map((result) => result.record), controller.signal);
+      fleetAnswer = controller.signal.aborted
+        ? undefined
+        : await askFleet(
+            evaluated.map((result) => result.record),
+            controller.signal,
+          );
     } finally {
       abort = null;
     }

@@ -12,10 +12,10 @@ import {
   parseReadyRequest,
   prepareReplies,
   REPLICA_NAME,
-  ROUTES,
-  selectionReply,
   type Reply,
+  ROUTES,
   type RouteName,
+  selectionReply,
 } from './core/answers.js';
 import type { CheckDefinition } from './core/checks.js';
 import { messageOf } from './core/errors.js';
@@ -25,7 +25,7 @@ import type { Phase, ProbeView, ReloadResult } from './core/readiness.js';
 import { UPTIME_TAIL_BYTES, uptimeTail } from './core/render.js';
 import { createRouter } from './core/router.js';
 import type { Snapshot } from './core/snapshot.js';
-import { silentLogger, type Logger } from './log.js';
+import { type Logger, silentLogger } from './log.js';
 
 /** The bounds on a client: slow or oversized requests are dropped without disturbing anyone else. */
 export const SERVER_LIMITS = {
@@ -90,7 +90,11 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
 
   const prepare = (reply: Reply): Prepared => {
     const buffer = Buffer.from(reply.body);
-    return { statusCode: reply.statusCode, headers: { ...connectionHeaders(), 'content-type': reply.contentType, 'content-length': String(buffer.length) }, body: buffer };
+    return {
+      statusCode: reply.statusCode,
+      headers: { ...connectionHeaders(), 'content-type': reply.contentType, 'content-length': String(buffer.length) },
+      body: buffer,
+    };
   };
   // While shutting down, keep-alive clients are told to go away after this answer.
   const connectionHeaders = (): Record<string, string> => (view.phase === 'shutting_down' ? { ...COMMON_HEADERS, connection: 'close' } : { ...COMMON_HEADERS });
@@ -127,8 +131,12 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
   // /ready with a query, or /ready/NAME: judged per request from the current snapshot (no Prometheus involved).
   const answerReady = (req: IncomingMessage, res: ServerResponse, name: string | undefined): void => {
     const request = parseReadyRequest(req.url ?? '', name);
-    if (isPlainReady(request)) return send(req, res, ready);
-    const reply = request.replica === undefined ? selectionReply(view, view.checks, request) : selectionReply(view, view.checks, request, callerDecision(request.replica));
+    if (isPlainReady(request)) {
+      send(req, res, ready);
+      return;
+    }
+    const reply =
+      request.replica === undefined ? selectionReply(view, view.checks, request) : selectionReply(view, view.checks, request, callerDecision(request.replica));
     send(req, res, prepare(reply));
   };
 

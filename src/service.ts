@@ -4,12 +4,12 @@ import type { AddressInfo } from 'node:net';
 import { systemClock } from './clock.js';
 import { readChecks } from './config/load.js';
 import type { CheckDefinition } from './core/checks.js';
-import { formatUnreadyLimit } from './core/fleet.js';
 import { ConfigError, formatProblem, messageOf } from './core/errors.js';
-import { checksFor, configuredChecks, describeConfig, fleetLearning, monitorSettings, type Config } from './core/settings.js';
+import { formatUnreadyLimit } from './core/fleet.js';
+import { type Config, checksFor, configuredChecks, describeConfig, fleetLearning, monitorSettings } from './core/settings.js';
 import type { Logger } from './log.js';
 import { createMonitor, type Monitor, type QueryClient } from './monitor.js';
-import { tlsOptions, type TlsOptions } from './prometheus/credentials.js';
+import { type TlsOptions, tlsOptions } from './prometheus/credentials.js';
 import { createProbeServer, type ProbeServer } from './server.js';
 import { VERSION } from './version.js';
 
@@ -47,7 +47,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     log,
   });
 
-  log.log('info', 'starting', { version: VERSION, node: process.versions.node, config: describeConfig(config), checks: checks.map((c) => ({ name: c.name, query: c.query })) });
+  log.log('info', 'starting', {
+    version: VERSION,
+    node: process.versions.node,
+    config: describeConfig(config),
+    checks: checks.map((c) => ({ name: c.name, query: c.query })),
+  });
   const fleet = fleetLearning(config);
   log.log(
     'info',

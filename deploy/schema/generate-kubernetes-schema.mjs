@@ -107,9 +107,7 @@ while (pending.length > 0) {
   const properties = {};
   for (const attribute of attributes) properties[attribute.baseName] = typeSchema(attribute.type, attribute.format);
   const definition = { type: 'object', properties, additionalProperties: false };
-  const requiredNames = required
-    .map((name) => attributes.find((attribute) => attribute.name === name)?.baseName)
-    .filter((name) => name !== undefined);
+  const requiredNames = required.map((name) => attributes.find((attribute) => attribute.name === name)?.baseName).filter((name) => name !== undefined);
   if (requiredNames.length > 0) definition.required = requiredNames;
   definitions[model] = definition;
 }
@@ -124,7 +122,11 @@ for (const { apiVersion, kind, model } of KINDS) {
   kinds[`${apiVersion} ${kind}`] = { $ref: `#/definitions/${model}` };
 }
 
-const sorted = Object.fromEntries(Object.keys(definitions).sort().map((name) => [name, definitions[name]]));
+const sorted = Object.fromEntries(
+  Object.keys(definitions)
+    .sort()
+    .map((name) => [name, definitions[name]]),
+);
 const schema = {
   $comment:
     `Kubernetes ${kubernetesVersion} OpenAPI types reachable from ${KINDS.map((k) => k.kind).join(', ')}, ` +

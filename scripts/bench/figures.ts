@@ -2,13 +2,15 @@
 // baseline, probe, baseline, ...) and reported as table rows. Every process a figure starts is stopped before
 // it returns, whether it succeeded or not.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CLK_TCK, cpuMs, rawGet, rssKiB, waitForAnswer, type Child } from './procs.js';
-import { startProxy, type Proxy } from './proxy.js';
-import { fixed, list, median, pairedRatio, thousands, type Row } from './report.js';
+import { type Child, CLK_TCK, cpuMs, rawGet, rssKiB, waitForAnswer } from './procs.js';
+import { type Proxy as HoldingProxy, startProxy } from './proxy.js';
+import { fixed, list, median, pairedRatio, type Row, thousands } from './report.js';
 import {
   ANSWERED_PATHS,
+  type Bench,
   ensureAnswers,
   load,
+  type Measured,
   measured,
   ms,
   percent,
@@ -17,8 +19,6 @@ import {
   startBaseline,
   startProbe,
   using,
-  type Bench,
-  type Measured,
 } from './servers.js';
 import type { WrkResult } from './wrk.js';
 
@@ -29,7 +29,11 @@ import type { WrkResult } from './wrk.js';
 export async function throughput(b: Bench): Promise<Row[]> {
   const s = b.settings;
   const rows: Row[] = [];
-  for (const [path, goal] of [['/ready', 0.9], ['/status', 0.75], ['/metrics', 0.75]] as const) {
+  for (const [path, goal] of [
+    ['/ready', 0.9],
+    ['/status', 0.75],
+    ['/metrics', 0.75],
+  ] as const) {
     rows.push(
       await using(
         () => probeAndBaseline(b),
@@ -54,12 +58,30 @@ export async function throughput(b: Bench): Promise<Row[]> {
             met: ratio >= goal,
             details: [
               `probe ${list(p, thousands)}; baseline ${list(q, thousands)}${problems([...mine, ...bare])}`,
-              `server on a CPU (CPU time / wall time): probe ${list(mine.map((r) => r.busy), percent)}, baseline ${list(bare.map((r) => r.busy), percent)}; ` +
-                `waiting for a CPU held by another process: probe ${list(mine.map((r) => r.waiting), percent)}, baseline ${list(bare.map((r) => r.waiting), percent)}`,
+              `server on a CPU (CPU time / wall time): probe ${list(
+                mine.map((r) => r.busy),
+                percent,
+              )}, baseline ${list(
+                bare.map((r) => r.busy),
+                percent,
+              )}; ` +
+                `waiting for a CPU held by another process: probe ${list(
+                  mine.map((r) => r.waiting),
+                  percent,
+                )}, baseline ${list(
+                  bare.map((r) => r.waiting),
+                  percent,
+                )}`,
               ...(median([...mine, ...bare].map((r) => r.waiting)) > 0.1
                 ? ['WARNING: the servers waited for a CPU other processes held for more than 10% of the time: these runs measure a busy machine']
                 : []),
-              `p99 probe ${list(mine.map((r) => r.latencyUs.p99), (us) => fixed(us / 1000))} ms, baseline ${list(bare.map((r) => r.latencyUs.p99), (us) => fixed(us / 1000))} ms`,
+              `p99 probe ${list(
+                mine.map((r) => r.latencyUs.p99),
+                (us) => fixed(us / 1000),
+              )} ms, baseline ${list(
+                bare.map((r) => r.latencyUs.p99),
+                (us) => fixed(us / 1000),
+              )} ms`,
             ],
           };
         },
@@ -70,7 +92,7 @@ export async function throughput(b: Bench): Promise<Row[]> {
 }
 
 /** Resolves once the probe's next evaluation has sent its queries through the proxy (bounded). */
-async function nextEvaluation(proxy: Proxy, timeoutMs: number): Promise<void> {
+async function nextEvaluation(proxy: HoldingProxy, timeoutMs: number): Promise<void> {
   const before = proxy.queries;
   const deadline = performance.now() + timeoutMs;
   while (proxy.queries === before) {
@@ -79,7 +101,7 @@ async function nextEvaluation(proxy: Proxy, timeoutMs: number): Promise<void> {
   }
 }
 
-const uncounted = (proxy: Proxy): string =>
+const uncounted = (proxy: HoldingProxy): string =>
   proxy.uncounted === 0 ? '' : ` (WARNING: the proxy could not follow ${proxy.uncounted} connections: queries undercounted)`;
 
 function metricSum(text: string, name: string, labelMatch = ''): number {
@@ -125,7 +147,16 @@ export async function stalledPrometheus(b: Bench): Promise<Row> {
           met: ratio <= 1.5 && median(p) < 10_000,
           details: [
             `p99 held ${list(p, (us) => fixed(us / 1000))} ms; passed through ${list(q, (us) => fixed(us / 1000))} ms${problems([...stalled, ...passing])}`,
-            `p50 held ${list(stalled.map((r) => r.latencyUs.p50), (us) => fixed(us / 1000))} ms; requests/s held ${list(stalled.map((r) => r.requestsPerSecond), thousands)}, passed through ${list(passing.map((r) => r.requestsPerSecond), thousands)}`,
+            `p50 held ${list(
+              stalled.map((r) => r.latencyUs.p50),
+              (us) => fixed(us / 1000),
+            )} ms; requests/s held ${list(
+              stalled.map((r) => r.requestsPerSecond),
+              thousands,
+            )}, passed through ${list(
+              passing.map((r) => r.requestsPerSecond),
+              thousands,
+            )}`,
             `the probe counted ${timeouts} query timeouts (PROM_TIMEOUT); the proxy dropped ${proxy.dropped} held answer chunks when the probe gave up${uncounted(proxy)}`,
           ],
         };
@@ -169,8 +200,23 @@ export async function amplification(b: Bench): Promise<Row> {
           goal: 'implied +- 2 (one evaluation)',
           met: worst <= 2,
           details: [
-            `loaded ${list(loaded.map((run) => run.queries), String)} queries (implied ${list(loaded.map((run) => run.expected), (v) => fixed(v, 1))}) at ${list(loaded.map((run) => run.rps), thousands)} requests/s over /ready, /health, /status, /metrics${problems(results)}`,
-            `idle ${list(idle.map((run) => run.queries), String)} queries (implied ${list(idle.map((run) => run.expected), (v) => fixed(v, 1))}); worst loaded run off by ${fixed(worst, 1)}${uncounted(proxy)}`,
+            `loaded ${list(
+              loaded.map((run) => run.queries),
+              String,
+            )} queries (implied ${list(
+              loaded.map((run) => run.expected),
+              (v) => fixed(v, 1),
+            )}) at ${list(
+              loaded.map((run) => run.rps),
+              thousands,
+            )} requests/s over /ready, /health, /status, /metrics${problems(results)}`,
+            `idle ${list(
+              idle.map((run) => run.queries),
+              String,
+            )} queries (implied ${list(
+              idle.map((run) => run.expected),
+              (v) => fixed(v, 1),
+            )}); worst loaded run off by ${fixed(worst, 1)}${uncounted(proxy)}`,
           ],
         };
       },
@@ -206,8 +252,14 @@ export async function memory(b: Bench): Promise<Row[]> {
   const mib = (kib: number): string => `${fixed(kib / 1024, 1)} MiB`;
   const short = [...mine, ...bare].filter((run) => run.requests < s.memoryRequests).length;
   const warning = short === 0 ? '' : ` (WARNING: ${short} runs ended at ${s.memoryMaxSeconds} s before ${thousands(s.memoryRequests)} answers)`;
-  const rssRatio = pairedRatio(mine.map((r) => r.rssKiB), bare.map((r) => r.rssKiB));
-  const cpuRatio = pairedRatio(mine.map((r) => r.cpuPerThousandMs), bare.map((r) => r.cpuPerThousandMs));
+  const rssRatio = pairedRatio(
+    mine.map((r) => r.rssKiB),
+    bare.map((r) => r.rssKiB),
+  );
+  const cpuRatio = pairedRatio(
+    mine.map((r) => r.cpuPerThousandMs),
+    bare.map((r) => r.cpuPerThousandMs),
+  );
   return [
     {
       figure: `resident memory (VmRSS) after ${thousands(s.memoryRequests)} /ready requests`,
@@ -217,8 +269,20 @@ export async function memory(b: Bench): Promise<Row[]> {
       goal: '<= 1.30',
       met: rssRatio <= 1.3,
       details: [
-        `probe ${list(mine.map((r) => r.rssKiB), (kib) => fixed(kib / 1024, 1))} MiB (before the load ${list(mine.map((r) => r.rssBeforeKiB), (kib) => fixed(kib / 1024, 1))}); ` +
-          `baseline ${list(bare.map((r) => r.rssKiB), (kib) => fixed(kib / 1024, 1))} MiB (before ${list(bare.map((r) => r.rssBeforeKiB), (kib) => fixed(kib / 1024, 1))})${warning}${problems([...mine, ...bare].map((r) => r.result))}`,
+        `probe ${list(
+          mine.map((r) => r.rssKiB),
+          (kib) => fixed(kib / 1024, 1),
+        )} MiB (before the load ${list(
+          mine.map((r) => r.rssBeforeKiB),
+          (kib) => fixed(kib / 1024, 1),
+        )}); ` +
+          `baseline ${list(
+            bare.map((r) => r.rssKiB),
+            (kib) => fixed(kib / 1024, 1),
+          )} MiB (before ${list(
+            bare.map((r) => r.rssBeforeKiB),
+            (kib) => fixed(kib / 1024, 1),
+          )})${warning}${problems([...mine, ...bare].map((r) => r.result))}`,
       ],
     },
     {
@@ -228,7 +292,15 @@ export async function memory(b: Bench): Promise<Row[]> {
       ratio: fixed(cpuRatio),
       goal: 'reported',
       met: undefined,
-      details: [`probe ${list(mine.map((r) => r.cpuPerThousandMs), (v) => fixed(v))} ms; baseline ${list(bare.map((r) => r.cpuPerThousandMs), (v) => fixed(v))} ms`],
+      details: [
+        `probe ${list(
+          mine.map((r) => r.cpuPerThousandMs),
+          (v) => fixed(v),
+        )} ms; baseline ${list(
+          bare.map((r) => r.cpuPerThousandMs),
+          (v) => fixed(v),
+        )} ms`,
+      ],
     },
   ];
 }
@@ -320,7 +392,13 @@ export async function evaluationCost(b: Bench): Promise<Row> {
         goal: 'reported',
         met: undefined,
         details: [
-          `net ${list(windows.map((w) => w.net), (v) => fixed(v))} ms over ${list(windows.map((w) => w.cycles), String)} cycles; ` +
+          `net ${list(
+            windows.map((w) => w.net),
+            (v) => fixed(v),
+          )} ms over ${list(
+            windows.map((w) => w.cycles),
+            String,
+          )} cycles; ` +
             `resolution ${fixed(1000 / CLK_TCK / (windows[0]?.cycles ?? 1), 3)} ms per cycle (${CLK_TCK} ticks/s)${failed === 0 ? '' : ` (WARNING: ${failed} queries failed)`}`,
         ],
       };

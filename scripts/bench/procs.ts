@@ -1,7 +1,7 @@
 // The servers under test as child processes, pinned to a CPU when asked; what /proc says about them; and raw
 // HTTP/1.1 over loopback, so that what is compared is the bytes on the wire. Every child is registered and
 // killed when the benchmark ends, however it ends.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -1,7 +1,7 @@
 // A TCP proxy on loopback between the probe and Prometheus. In `hold` mode every chunk Prometheus sends back is
 // held `holdMs` before it is passed on: a Prometheus that takes the query and stalls. Requests always go through
 // at once, so Prometheus receives and counts every query; the proxy counts them too, from the request lines.
-import { createServer, connect, type Socket, type AddressInfo } from 'node:net';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 
 export type ProxyMode = 'pass' | 'hold';
 

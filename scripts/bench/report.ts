@@ -56,7 +56,9 @@ export function renderSection(options: { machine: Machine; command: string; quic
     '',
     '| figure | probe | baseline | ratio | goal | met? |',
     '|---|---|---|---|---|---|',
-    ...rows.map((row) => `| ${row.figure} | ${row.probe} | ${row.baseline} | ${row.ratio} | ${row.goal} | ${row.met === undefined ? 'reported' : row.met ? 'yes' : '**no**'} |`),
+    ...rows.map(
+      (row) => `| ${row.figure} | ${row.probe} | ${row.baseline} | ${row.ratio} | ${row.goal} | ${row.met === undefined ? 'reported' : row.met ? 'yes' : '**no**'} |`,
+    ),
     '',
     'Runs, in the order they ran:',
     '',

@@ -4,7 +4,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { MAIN, NODE_FLAGS } from '../../test/helpers/process.js';
 import { freePort } from '../../test/helpers/wait.js';
 import type { BaselineAnswer } from './baseline.js';
-import { cpuMs, rawGet, spawnChild, waitForAnswer, waitingForCpuMs, type Child, type RawAnswer } from './procs.js';
+import { type Child, cpuMs, type RawAnswer, rawGet, spawnChild, waitForAnswer, waitingForCpuMs } from './procs.js';
 import { fixed } from './report.js';
 import { failures, type WrkResult, type WrkRun } from './wrk.js';
 

@@ -1,8 +1,9 @@
 // A stand-in Prometheus for scripts/build-image.sh: answers /api/v1/query with a healthy group (skew 1.25 on one
 // topic, 3 consumers), so that the image's /ready can be shown answering 200 on a real verdict. Loopback only.
 // Usage: node scripts/image/fake-prometheus.mjs PORTFILE   (listens on a free port, writes it to PORTFILE)
-import { createServer } from 'node:http';
+
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 
 const portFile = process.argv[2];
 if (!portFile) {

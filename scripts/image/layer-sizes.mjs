@@ -6,8 +6,9 @@
 //                klauspost/compress for zstd, the encoder BuildKit's zstd uses too)
 // Each uncompressed layer is also compressed here with the reference command-line tools (GNU gzip, zstd), the
 // bytes a push with those tools would store. Prints one table; sizes in MB (10^6 bytes).
-import { readFileSync, statSync, openSync, closeSync } from 'node:fs';
+
 import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const [dirLayout, ...pushed] = process.argv.slice(2);

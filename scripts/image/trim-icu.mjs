@@ -11,7 +11,7 @@
 // collation tailorings, number spellout). A non-English locale then falls back to English, and Intl says so
 // (`supportedLocalesOf(['de'])` is empty, `resolvedOptions().locale` is en-US), as on a small-icu Node.
 // Nothing in the probe uses Intl. Prints what it did.
-import { openSync, readSync, writeSync, closeSync, fstatSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 
 const file = process.argv[2];
 if (!file) {

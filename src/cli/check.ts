@@ -3,7 +3,7 @@
 // and nothing is left running.
 import { limitVerdict } from '../core/readiness.js';
 import { renderStatusHead, uptimeTail } from '../core/render.js';
-import { configuredChecks, monitorSettings, type Config } from '../core/settings.js';
+import { type Config, configuredChecks, monitorSettings } from '../core/settings.js';
 import { createMonitor, type QueryClient } from '../monitor.js';
 import { VERSION } from '../version.js';
 

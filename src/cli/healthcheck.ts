@@ -14,14 +14,11 @@ export function healthcheck(options: { host: string; port: number; path: string;
   return new Promise((resolve) => {
     // An AbortSignal, not the `timeout` option: that one only emits an event and aborts nothing.
     const signal = AbortSignal.timeout(options.timeoutMs);
-    const req = request(
-      { host: localAddress(options.host), port: options.port, path: options.path, method: 'GET', signal, agent: false },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve({ exitCode: res.statusCode === 200 ? 0 : 1, detail: `${options.path} answered ${res.statusCode}` }));
-        res.on('error', (error) => resolve({ exitCode: 1, detail: error.message }));
-      },
-    );
+    const req = request({ host: localAddress(options.host), port: options.port, path: options.path, method: 'GET', signal, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ exitCode: res.statusCode === 200 ? 0 : 1, detail: `${options.path} answered ${res.statusCode}` }));
+      res.on('error', (error) => resolve({ exitCode: 1, detail: error.message }));
+    });
     req.on('error', (error) => resolve({ exitCode: 1, detail: signal.aborted ? `no answer within ${options.timeoutMs} ms` : error.message }));
     req.end();
   });

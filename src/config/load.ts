@@ -1,12 +1,22 @@
 // The environment, parsed and validated once at start-up (af/envalid's approach): every variable is parsed on
 // its own (spec.ts), the files they name are read (files.ts), the rules between them run (rules.ts), and every
 // problem is collected, so one run names them all. Nothing here reads process.env: main passes it in.
-import { type CheckTemplate, seedTemplates } from '../core/checks.js';
+
 import { hostname as osHostname } from 'node:os';
+import { type CheckTemplate, seedTemplates } from '../core/checks.js';
 import { ConfigError, type ConfigProblem } from '../core/errors.js';
 import type { Config } from '../core/settings.js';
 import { type ConfigFiles, type FilesRead, nodeFiles, readFiles } from './files.js';
-import { authCombinations, authorizationHeader, certificatePair, type Rule, rotationOutlastsHandover, seedsBesideChecksFile, shortestRotationMs, tlsOnlyWithHttps } from './rules.js';
+import {
+  authCombinations,
+  authorizationHeader,
+  certificatePair,
+  type Rule,
+  rotationOutlastsHandover,
+  seedsBesideChecksFile,
+  shortestRotationMs,
+  tlsOnlyWithHttps,
+} from './rules.js';
 import { type AcceptedVariables, allAccepted, type CheckedVariables, type Environment, parseVariables, textOf, type VariableName } from './spec.js';
 
 export { redactUserinfo } from './connection.js';

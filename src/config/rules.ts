@@ -57,5 +57,7 @@ export const rotationOutlastsHandover: Rule = (env, variables) => {
   const rotateMs = valueOr(variables.FLEET_ROTATE, null);
   const intervalMs = valueOr(variables.CHECK_INTERVAL, null);
   if (env.FLEET_ROTATE === undefined || rotateMs === null || intervalMs === null || rotateMs >= shortestRotationMs(intervalMs)) return [];
-  return [{ variable: 'FLEET_ROTATE', expected: `a duration such as 500ms, 10s or 5m, at least 3 x CHECK_INTERVAL + 1s (${formatDuration(shortestRotationMs(intervalMs))})` }];
+  return [
+    { variable: 'FLEET_ROTATE', expected: `a duration such as 500ms, 10s or 5m, at least 3 x CHECK_INTERVAL + 1s (${formatDuration(shortestRotationMs(intervalMs))})` },
+  ];
 };

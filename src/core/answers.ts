@@ -1,10 +1,10 @@
 // Every answer the server gives, as a pure function of the view: what to send, never how. The server turns these
 // into bytes and headers once per change (or per request for a /ready selection) and writes them from memory.
 import { CHECK_NAME, type CheckDefinition } from './checks.js';
-import type { FleetDecision } from './fleet.js';
 import { exposition } from './exposition.js';
+import type { FleetDecision } from './fleet.js';
 import { HEALTH_JSON_TYPE, renderHealthJson } from './healthjson.js';
-import { assessReadiness, judgedOf, select, type ProbeView } from './readiness.js';
+import { assessReadiness, judgedOf, type ProbeView, select } from './readiness.js';
 import { renderReady, renderStatusHead, renderVerbose } from './render.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
@@ -61,7 +61,10 @@ export function parseReadyRequest(url: string, name: string | undefined): ReadyR
   const params = new URLSearchParams(query === -1 ? '' : url.slice(query + 1));
   const group = params.get('group') ?? undefined;
   const replica = params.get('replica') ?? undefined;
-  const exclude = params.getAll('exclude').flatMap((value) => value.split(',')).filter((value) => value !== '');
+  const exclude = params
+    .getAll('exclude')
+    .flatMap((value) => value.split(','))
+    .filter((value) => value !== '');
   return {
     verbose: params.has('verbose'),
     exclude,
@@ -80,7 +83,12 @@ export function isPlainReady(request: ReadyRequest): boolean {
  * A /ready selection judged from the current view (no Prometheus involved); unknown names are answered, never
  * ignored. `decision`: the fleet limit for a caller that named itself, decided among the callers.
  */
-export function selectionReply(view: ProbeView, checks: readonly CheckDefinition[], request: ReadyRequest, decision: FleetDecision | null = view.snapshot?.fleet?.decision ?? null): Reply {
+export function selectionReply(
+  view: ProbeView,
+  checks: readonly CheckDefinition[],
+  request: ReadyRequest,
+  decision: FleetDecision | null = view.snapshot?.fleet?.decision ?? null,
+): Reply {
   const contentType = request.verbose ? TEXT_TYPE : JSON_TYPE;
   if (request.replica !== undefined && !REPLICA_NAME.test(request.replica)) {
     const message = `A replica name is a host or container name (letters, digits, "_", "." and "-"), not ${JSON.stringify(request.replica.slice(0, 64))}`;

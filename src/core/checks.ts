@@ -1,5 +1,5 @@
 // Checks as data, and what one answer from Prometheus means for a check. Pure: no clock, no I/O.
-import { drainQuery, type Drain } from './drain.js';
+import { type Drain, drainQuery } from './drain.js';
 import { formatDuration } from './duration.js';
 import type { Sample } from './envelope.js';
 import { GROUP, NAMESPACE, POD, quoteLabelValue, sustainedQuery } from './promql.js';
@@ -104,10 +104,7 @@ export function seedTemplates(config: SeedSettings): readonly CheckTemplate[] {
       comparison: '<=',
       threshold: config.skewThreshold,
       onNoData: config.onNoData,
-      failMessage:
-        config.skewForMs > 0
-          ? `Hot-key skew high: {value}x for ${formatDuration(config.skewForMs)}{series}`
-          : 'Hot-key skew high: {value}x{series}',
+      failMessage: config.skewForMs > 0 ? `Hot-key skew high: {value}x for ${formatDuration(config.skewForMs)}{series}` : 'Hot-key skew high: {value}x{series}',
       noDataMessage:
         config.skewForMs > 0
           ? `No skew data for group ${GROUP} (kafka:group_skew_ratio has no series as old as SKEW_FOR ${formatDuration(config.skewForMs)}: a topic or rule that is new, or ${NO_DATA_CAUSES})`
@@ -136,7 +133,11 @@ export function scopeOf(template: Pick<CheckTemplate, 'query'>): CheckScope {
 }
 
 /** Every template bound to every group (and to this replica), in template order within each group. */
-export function instantiate(templates: readonly CheckTemplate[], groups: readonly string[], replica: ReplicaNames = { pod: '', namespace: null }): readonly CheckDefinition[] {
+export function instantiate(
+  templates: readonly CheckTemplate[],
+  groups: readonly string[],
+  replica: ReplicaNames = { pod: '', namespace: null },
+): readonly CheckDefinition[] {
   const severalGroups = groups.length > 1;
   // In PromQL a name is the inside of a string literal, escaped; in messages it is itself.
   const inside = (value: string): string => quoteLabelValue(value).slice(1, -1);

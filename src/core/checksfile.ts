@@ -1,6 +1,6 @@
 // CHECKS_FILE: any number of checks as JSON. Strict: an unknown field is a typo, never ignored, and every problem
 // is named by its check and field, all of them in one run. Pure: the text comes in, templates or problems go out.
-import { CHECK_NAME, type Bound, type CheckTemplate, type DataPolicy } from './checks.js';
+import { type Bound, CHECK_NAME, type CheckTemplate, type DataPolicy } from './checks.js';
 import type { Drain } from './drain.js';
 import { MAX_TIMER_MS, parseDuration } from './duration.js';
 import { messageOf } from './errors.js';
@@ -9,7 +9,22 @@ import { GROUP, PLACEHOLDERS } from './promql.js';
 
 export type ChecksFileResult = { readonly ok: true; readonly templates: readonly CheckTemplate[] } | { readonly ok: false; readonly problems: readonly string[] };
 
-const FIELDS: ReadonlySet<string> = new Set(['name', 'query', 'comparison', 'threshold', 'min', 'max', 'for', 'keepFor', 'onNoData', 'onError', 'message', 'noDataMessage', 'unit', 'drain']);
+const FIELDS: ReadonlySet<string> = new Set([
+  'name',
+  'query',
+  'comparison',
+  'threshold',
+  'min',
+  'max',
+  'for',
+  'keepFor',
+  'onNoData',
+  'onError',
+  'message',
+  'noDataMessage',
+  'unit',
+  'drain',
+]);
 const COMPARISONS: ReadonlySet<string> = new Set(['<', '<=', '>', '>=', 'range']);
 const POLICIES: ReadonlySet<string> = new Set(['pass', 'fail', 'keepLast']);
 const MAX_CHECKS = 100;
@@ -48,7 +63,10 @@ export function parseChecksFile(text: string, options: { readonly severalGroups:
     if (!isRecord(entry)) return void problem('(check)', 'an object');
     for (const key of Object.keys(entry)) if (!FIELDS.has(key)) problem(key, `not a field (fields: ${[...FIELDS].join(', ')})`);
 
-    const name = typeof entry.name === 'string' && CHECK_NAME.test(entry.name) ? entry.name : problem('name', 'letters, digits, "_", "." or "-", at most 63, not starting with "." or "-"');
+    const name =
+      typeof entry.name === 'string' && CHECK_NAME.test(entry.name)
+        ? entry.name
+        : problem('name', 'letters, digits, "_", "." or "-", at most 63, not starting with "." or "-"');
     if (name !== undefined && names.has(name)) problem('name', 'unique: another check has this name');
     if (name !== undefined) names.add(name);
 

@@ -26,8 +26,7 @@ export function drainQuery(windowMs: number): string {
  * negative value. A breaching series without a trend is not known to drain.
  */
 export function isDraining(breaching: readonly Labels[], trend: readonly { readonly value: number; readonly labels: Labels }[]): boolean {
-  const matches = (series: Labels, candidate: Labels): boolean =>
-    Object.entries(candidate).every(([name, value]) => name === '__name__' || series[name] === value);
+  const matches = (series: Labels, candidate: Labels): boolean => Object.entries(candidate).every(([name, value]) => name === '__name__' || series[name] === value);
   return breaching.every((series) => trend.some((sample) => sample.value < 0 && matches(series, sample.labels)));
 }
 

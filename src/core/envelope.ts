@@ -77,10 +77,7 @@ export function parseQueryResponse(statusCode: number, body: string): QueryResul
   const data = json['data'];
   if (!isRecord(data)) throw badResponse(`data is ${describe(data)}, expected an object`, statusCode);
 
-  const warnings = [
-    ...stringList(json['warnings'], 'warnings', statusCode),
-    ...stringList(json['infos'], 'infos', statusCode).map((info) => `info: ${info}`),
-  ];
+  const warnings = [...stringList(json['warnings'], 'warnings', statusCode), ...stringList(json['infos'], 'infos', statusCode).map((info) => `info: ${info}`)];
 
   const resultType = data['resultType'];
   const result = data['result'];
@@ -91,10 +88,7 @@ export function parseQueryResponse(statusCode: number, body: string): QueryResul
     const value = parsePair(result, 'data.result', statusCode);
     return freezeResult('scalar', [Object.freeze({ value, labels: Object.freeze({}) })], warnings);
   }
-  throw badResponse(
-    `resultType ${describe(resultType)} is not supported: a check must be an instant vector or a scalar`,
-    statusCode,
-  );
+  throw badResponse(`resultType ${describe(resultType)} is not supported: a check must be an instant vector or a scalar`, statusCode);
 }
 
 function parseVector(result: unknown, statusCode: number): Sample[] {
@@ -154,11 +148,7 @@ function freezeResult(resultType: QueryResult['resultType'], samples: Sample[], 
 function apiError(statusCode: number, envelope: Record<string, unknown>): PrometheusError {
   const errorType = typeof envelope['errorType'] === 'string' ? envelope['errorType'] : undefined;
   const text = typeof envelope['error'] === 'string' ? clip(envelope['error'], MAX_ERROR_TEXT) : 'no error text';
-  return new PrometheusError(
-    'PROM_API_ERROR',
-    `Prometheus rejected the query (HTTP ${statusCode}, ${errorType ?? 'no errorType'}): ${text}`,
-    { statusCode, errorType },
-  );
+  return new PrometheusError('PROM_API_ERROR', `Prometheus rejected the query (HTTP ${statusCode}, ${errorType ?? 'no errorType'}): ${text}`, { statusCode, errorType });
 }
 
 // The body is left out on purpose: a proxy's error page is long, HTML, and may echo request details.
@@ -186,6 +176,7 @@ function describe(value: unknown): string {
 
 /** Control characters out (PromQL errors carry newlines), then cut to `max` characters. */
 function clip(text: string, max: number): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this removes
   const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ');
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }

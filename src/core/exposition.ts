@@ -33,7 +33,11 @@ export function exposition(view: ProbeView, report: ReadinessReport = assessRead
     return created;
   };
 
-  const status = family('crm_events_health_status', 'gauge', 'Readiness verdict per consumer group: 1 healthy, 0 not (absent before the first evaluation); under DRY_RUN the verdict /ready would give.');
+  const status = family(
+    'crm_events_health_status',
+    'gauge',
+    'Readiness verdict per consumer group: 1 healthy, 0 not (absent before the first evaluation); under DRY_RUN the verdict /ready would give.',
+  );
   if (snapshot !== null) {
     for (const [name, ready] of report.groups) status.sample('crm_events_health_status', { consumergroup: name }, ready.healthy ? 1 : 0);
   }
@@ -43,14 +47,26 @@ export function exposition(view: ProbeView, report: ReadinessReport = assessRead
     {},
     view.reload?.ok === false ? 0 : 1,
   );
-  family('crm_events_health_dry_run', 'gauge', '1 when DRY_RUN is on: /ready answers 200 whatever the verdict.').sample('crm_events_health_dry_run', {}, view.config.dryRun ? 1 : 0);
+  family('crm_events_health_dry_run', 'gauge', '1 when DRY_RUN is on: /ready answers 200 whatever the verdict.').sample(
+    'crm_events_health_dry_run',
+    {},
+    view.config.dryRun ? 1 : 0,
+  );
 
   // The fleet limit. own_unready is what the other replicas read (with the label Prometheus adds for this one) to
   // learn the fleet (fleet.ts' FLEET_METRIC); the rest say what the limit decided here.
-  const own = family('crm_events_health_own_unready', 'gauge', '1 when this replica is unready for its own reasons (starting, shutting down, a per-replica check failing), 0 otherwise; the fleet limit counts it.');
+  const own = family(
+    'crm_events_health_own_unready',
+    'gauge',
+    '1 when this replica is unready for its own reasons (starting, shutting down, a per-replica check failing), 0 otherwise; the fleet limit counts it.',
+  );
   for (const name of report.groups.keys()) own.sample('crm_events_health_own_unready', { consumergroup: name }, report.ownUnready ? 1 : 0);
   const answered = report.overall.would_be_status_code ?? report.overall.statusCode;
-  family('crm_events_health_ready', 'gauge', '1 when /ready answers 200 (held ready included; under DRY_RUN what it would answer), 0 otherwise.').sample('crm_events_health_ready', {}, answered === 200 ? 1 : 0);
+  family('crm_events_health_ready', 'gauge', '1 when /ready answers 200 (held ready included; under DRY_RUN what it would answer), 0 otherwise.').sample(
+    'crm_events_health_ready',
+    {},
+    answered === 200 ? 1 : 0,
+  );
   family('crm_events_health_held_ready', 'gauge', '1 when a group-wide failure would make this replica unready but the fleet limit holds it ready.').sample(
     'crm_events_health_held_ready',
     {},
@@ -58,17 +74,21 @@ export function exposition(view: ProbeView, report: ReadinessReport = assessRead
   );
   const fleet = snapshot?.fleet ?? null;
   if (fleet !== null) {
-    family('crm_events_health_fleet_replicas', 'gauge', 'Replicas in the fleet as this one last saw it (1 when it never saw its fleet).').sample('crm_events_health_fleet_replicas', {}, fleet.decision.fleetSize);
-    family('crm_events_health_fleet_max_unready', 'gauge', 'How many replicas a group-wide failure may make unready at once (FLEET_MAX_UNREADY applied to the fleet).').sample(
+    family('crm_events_health_fleet_replicas', 'gauge', 'Replicas in the fleet as this one last saw it (1 when it never saw its fleet).').sample(
+      'crm_events_health_fleet_replicas',
+      {},
+      fleet.decision.fleetSize,
+    );
+    family(
       'crm_events_health_fleet_max_unready',
-      {},
-      fleet.decision.allowance,
-    );
-    family('crm_events_health_fleet_seen', 'gauge', '1 when the fleet was learned (from Prometheus or from callers), 0 when this replica behaves as a fleet of one.').sample(
+      'gauge',
+      'How many replicas a group-wide failure may make unready at once (FLEET_MAX_UNREADY applied to the fleet).',
+    ).sample('crm_events_health_fleet_max_unready', {}, fleet.decision.allowance);
+    family(
       'crm_events_health_fleet_seen',
-      {},
-      fleet.view.source === 'none' && (view.callers ?? []).length === 0 ? 0 : 1,
-    );
+      'gauge',
+      '1 when the fleet was learned (from Prometheus or from callers), 0 when this replica behaves as a fleet of one.',
+    ).sample('crm_events_health_fleet_seen', {}, fleet.view.source === 'none' && (view.callers ?? []).length === 0 ? 0 : 1);
   }
 
   // The seed's two gauges, named as the seed names them.

@@ -3,9 +3,9 @@
 import type { CheckDefinition } from './checks.js';
 import type { FleetState } from './fleet.js';
 import type { LimitedVerdict } from './readiness.js';
-import { NO_STATS, type CheckStats } from './snapshot.js';
+import { type CheckStats, NO_STATS } from './snapshot.js';
 import type { LogEvent } from './types.js';
-import { newRecord, type CheckRecord, type Verdict } from './verdict.js';
+import { type CheckRecord, newRecord, type Verdict } from './verdict.js';
 
 /**
  * The records and counters for a new set of checks (a reload). A check keeps its history when its id and query
@@ -106,7 +106,11 @@ export function noDataTransition(previous: string, verdict: Verdict): { readonly
     event: {
       level: 'warn',
       event: 'no_data',
-      fields: { checks: missing.map((check) => check.record.check.id), message: missing.map((check) => check.record.check.noDataMessage).join('; '), fails_readiness: missing.some((check) => !check.ok) },
+      fields: {
+        checks: missing.map((check) => check.record.check.id),
+        message: missing.map((check) => check.record.check.noDataMessage).join('; '),
+        fails_readiness: missing.some((check) => !check.ok),
+      },
     },
   };
 }
@@ -131,7 +135,10 @@ export function fleetTransition(track: FleetTrack, fleet: FleetState, limited: L
         ? {
             level: 'warn',
             event: 'fleet_not_seen',
-            fields: { self: settings.self, message: 'no replica of this probe is visible: behaving as a fleet of one (every group-wide failure makes this replica unready)' },
+            fields: {
+              self: settings.self,
+              message: 'no replica of this probe is visible: behaving as a fleet of one (every group-wide failure makes this replica unready)',
+            },
           }
         : {
             level: 'info',

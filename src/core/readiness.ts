@@ -62,7 +62,9 @@ export function select(checks: readonly CheckDefinition[], selection: Selection)
   if (unknown.length > 0) {
     return { ok: false, statusCode: 400, error: 'unknown_check', message: `Cannot exclude ${list(unknown)}: no such check; checks: ${list(names)}` };
   }
-  const inScope = checks.filter((check) => (selection.group === undefined || check.group === selection.group) && (selection.name === undefined || check.name === selection.name));
+  const inScope = checks.filter(
+    (check) => (selection.group === undefined || check.group === selection.group) && (selection.name === undefined || check.name === selection.name),
+  );
   const included = inScope.filter((check) => !exclude.includes(check.name));
   // Nothing left to judge would read as "System healthy" for ever: a probe written that way is a mistake.
   if (included.length === 0) {
@@ -153,7 +155,17 @@ function actualReadiness(view: ProbeView, selection: readonly JudgedCheck[] | un
     ...(limited.held ? { held_ready: true as const } : {}),
     checks: Object.fromEntries(verdict.checks.map((check) => [check.record.check.id, check.state])),
     ...(groups.length > 1
-      ? { groups: Object.fromEntries(groups.map((group) => [group, combine(verdict.checks.filter((check) => check.record.check.group === group), view.config.onPrometheusError).state])) }
+      ? {
+          groups: Object.fromEntries(
+            groups.map((group) => [
+              group,
+              combine(
+                verdict.checks.filter((check) => check.record.check.group === group),
+                view.config.onPrometheusError,
+              ).state,
+            ]),
+          ),
+        }
       : {}),
   };
 }
@@ -176,7 +188,18 @@ export function assessReadiness(view: ProbeView): ReadinessReport {
   return {
     ownUnready: view.phase !== 'running' || view.snapshot === null || !combine(ownChecks, view.config.onPrometheusError).healthy,
     overall: readiness(view),
-    groups: new Map(groupsOf(view.checks).map((group) => [group, readiness(view, judgedOf(view, view.checks.filter((check) => check.group === group)))])),
+    groups: new Map(
+      groupsOf(view.checks).map((group) => [
+        group,
+        readiness(
+          view,
+          judgedOf(
+            view,
+            view.checks.filter((check) => check.group === group),
+          ),
+        ),
+      ]),
+    ),
   };
 }
 
@@ -199,4 +222,3 @@ export function shorten(text: string, maxBytes: number): string {
   while (keep > 0 && !fits(`${codePoints.slice(0, keep).join('')}…`)) keep = Math.floor(keep * 0.9);
   return `${codePoints.slice(0, keep).join('')}…`;
 }
-

@@ -2,9 +2,9 @@
 // served from memory.
 import type { CheckDefinition } from './checks.js';
 import { formatDuration } from './duration.js';
-import { formatUnreadyLimit, type FleetDecision, type FleetState } from './fleet.js';
+import { type FleetDecision, type FleetState, formatUnreadyLimit } from './fleet.js';
 import { jsonNumber } from './json.js';
-import { assessReadiness, judgedOf, oneLine, readiness, type ProbeView, type ReadinessReport } from './readiness.js';
+import { assessReadiness, judgedOf, oneLine, type ProbeView, type ReadinessReport, readiness } from './readiness.js';
 import { describeConfig } from './settings.js';
 import type { JudgedCheck } from './verdict.js';
 
@@ -102,7 +102,13 @@ export const UPTIME_TAIL_BYTES = 40;
 function describeFleet(fleet: FleetState | null, report: ReadinessReport, callers: readonly string[]) {
   if (fleet === null) return null;
   const { view, decision, settings } = fleet;
-  const standing = report.ownUnready ? 'unready for its own reasons' : report.overall.held_ready === true ? 'held ready' : decision.unready ? 'its turn to be unready' : 'not in turn';
+  const standing = report.ownUnready
+    ? 'unready for its own reasons'
+    : report.overall.held_ready === true
+      ? 'held ready'
+      : decision.unready
+        ? 'its turn to be unready'
+        : 'not in turn';
   return {
     source: view.source,
     self: settings.self,
@@ -151,9 +157,10 @@ function describeCheck(check: CheckDefinition, judged: JudgedCheck | undefined) 
             query: check.drain.query,
             grace: formatDuration(check.drain.graceMs),
             falling: record?.falling ?? false,
-            since: record?.damping.drainSinceMs == null || record.observedAtMonotonicMs === null || record.observedAtMs === null
-              ? null
-              : iso(record.observedAtMs - (record.observedAtMonotonicMs - record.damping.drainSinceMs)),
+            since:
+              record?.damping.drainSinceMs == null || record.observedAtMonotonicMs === null || record.observedAtMs === null
+                ? null
+                : iso(record.observedAtMs - (record.observedAtMonotonicMs - record.damping.drainSinceMs)),
           },
     message: judged?.reason ?? null,
     stale: judged?.stale ?? false,
@@ -162,8 +169,7 @@ function describeCheck(check: CheckDefinition, judged: JudgedCheck | undefined) 
     series: observation?.series ?? 0,
     query: check.query,
     query_duration_seconds: record?.lastDurationMs == null ? null : Math.round(record.lastDurationMs * 1000) / 1e6,
-    last_error:
-      record?.lastError == null ? null : { code: record.lastError.code, message: record.lastError.message, at: iso(record.lastError.atMs) },
+    last_error: record?.lastError == null ? null : { code: record.lastError.code, message: record.lastError.message, at: iso(record.lastError.atMs) },
     consecutive_errors: record?.consecutiveErrors ?? 0,
     warnings: record?.warnings ?? [],
   };

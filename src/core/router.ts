@@ -2,7 +2,7 @@
 // "/ready/../status", "//ready" and "/ready%00" are simply not routes.
 
 export type Match<H> =
-  | { readonly kind: 'found'; readonly handler: H; /** The segment after a prefix route's prefix. */ readonly param?: string }
+  | { readonly kind: 'found'; readonly handler: H /** The segment after a prefix route's prefix. */; readonly param?: string }
   | { readonly kind: 'not_found' }
   | { readonly kind: 'method_not_allowed'; readonly allow: string };
 
@@ -43,7 +43,10 @@ export function createRouter<H>(): Router<H> {
     },
     addPrefix(method, prefix, segment, handler) {
       let entry = prefixes.find((p) => p.prefix === prefix);
-      if (entry === undefined) prefixes.push((entry = { prefix, segment, methods: new Map() }));
+      if (entry === undefined) {
+        entry = { prefix, segment, methods: new Map() };
+        prefixes.push(entry);
+      }
       entry.methods.set(method, handler);
       return router;
     },

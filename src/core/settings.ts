@@ -1,6 +1,6 @@
 // The resolved configuration as the core sees it: what it holds, and how it is shown. Parsing it from the
 // environment and reading files is the edge's work (src/config/); this file only describes the result.
-import { instantiate, type CheckDefinition, type CheckTemplate } from './checks.js';
+import { type CheckDefinition, type CheckTemplate, instantiate } from './checks.js';
 import { formatDuration } from './duration.js';
 import { FLEET_STANDS_FOR_MS, type FleetLearning, fleetQuery, formatUnreadyLimit, type UnreadyLimit } from './fleet.js';
 
@@ -68,9 +68,7 @@ export function describeConfig(config: Config): Readonly<Record<string, string |
   return {
     prometheus_url: config.prometheusTarget,
     kafka_group: config.group,
-    ...(config.checksFile === null
-      ? { skew_threshold: config.skewThreshold, min_consumers: config.minConsumers }
-      : { checks_file: config.checksFile }),
+    ...(config.checksFile === null ? { skew_threshold: config.skewThreshold, min_consumers: config.minConsumers } : { checks_file: config.checksFile }),
     host: config.host,
     port: config.port,
     check_interval: formatDuration(config.checkIntervalMs),
@@ -143,7 +141,9 @@ export function fleetLearning(config: Config): FleetLearning | undefined {
 
 /** Header names with their values hidden: `name=***,...`. */
 export function describeHeaders(headers: Readonly<Record<string, string>>): string {
-  return Object.keys(headers).map((name) => `${name}=***`).join(',');
+  return Object.keys(headers)
+    .map((name) => `${name}=***`)
+    .join(',');
 }
 
 /** The checks the configuration asks for: the checks file's, or the seed's two, for every group. */

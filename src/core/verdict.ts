@@ -3,7 +3,7 @@
 // A check's record advances with each answer (recordAnswer) or failed attempt (recordError); judging a record
 // at a moment (judgeCheck) applies STALE_AFTER and the error policies; combine() makes one verdict of any set of
 // judged checks, so /ready, /ready?group=, /ready/NAME and ?exclude= all reach theirs the same way.
-import { failureMessage, within, type CheckDefinition, type Observation } from './checks.js';
+import { type CheckDefinition, failureMessage, type Observation, within } from './checks.js';
 import { withinGrace } from './drain.js';
 import { formatDuration } from './duration.js';
 import type { ErrorPolicy } from './settings.js';
@@ -217,7 +217,11 @@ export function judgeCheck(record: CheckRecord, options: JudgeOptions): JudgedCh
 
   if (firing && !record.breach) {
     const left = check.keepForMs - (now - damping.recoverSinceMs!);
-    return judged('recovering', false, `${check.name} recovering: passing for ${seconds(now - damping.recoverSinceMs!)} of keepFor ${formatDuration(check.keepForMs)} (${seconds(left)} left)`);
+    return judged(
+      'recovering',
+      false,
+      `${check.name} recovering: passing for ${seconds(now - damping.recoverSinceMs!)} of keepFor ${formatDuration(check.keepForMs)} (${seconds(left)} left)`,
+    );
   }
   if (record.breach) {
     const why = failureMessage(check, effective);
@@ -241,7 +245,10 @@ function seconds(ms: number): string {
 
 /** Judges every check and combines them. */
 export function judge(records: readonly CheckRecord[], options: JudgeOptions): Verdict {
-  return combine(records.map((record) => judgeCheck(record, options)), options.onPrometheusError);
+  return combine(
+    records.map((record) => judgeCheck(record, options)),
+    options.onPrometheusError,
+  );
 }
 
 /**

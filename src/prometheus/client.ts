@@ -1,7 +1,7 @@
 // The Prometheus API client: one instant query per call, a hard deadline, a size cap, and every failure mapped
 // to one PrometheusError code. The only file that imports undici, so the transport can change in one place.
 
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher, request } from 'undici';
 import { parseQueryResponse, type QueryResult } from '../core/envelope.js';
 import { PrometheusError, type PrometheusErrorCode } from '../core/errors.js';
 
@@ -94,11 +94,7 @@ export function createPrometheusClient(options: PrometheusClientOptions): Promet
         // A non-2xx status says more than the size of its error page: with no body to read,
         // parseQueryResponse throws PROM_AUTH or PROM_HTTP_STATUS for it.
         if (response.statusCode < 200 || response.statusCode >= 300) parseQueryResponse(response.statusCode, '');
-        throw new PrometheusError(
-          'PROM_TOO_LARGE',
-          `Prometheus at ${target} answered more than ${maxResponseBytes} bytes`,
-          { statusCode: response.statusCode },
-        );
+        throw new PrometheusError('PROM_TOO_LARGE', `Prometheus at ${target} answered more than ${maxResponseBytes} bytes`, { statusCode: response.statusCode });
       }
       const result = parseQueryResponse(response.statusCode, text);
       return secrets.length === 0 ? result : { ...result, warnings: result.warnings.map((warning) => scrub(warning, secrets)) };
@@ -166,11 +162,7 @@ function decode(component: string): string {
   }
 }
 
-function requestHeaders(
-  authorization: string | undefined,
-  extra: PrometheusClientOptions['headers'],
-  target: string,
-): Record<string, string> {
+function requestHeaders(authorization: string | undefined, extra: PrometheusClientOptions['headers'], target: string): Record<string, string> {
   const headers: Record<string, string> = {
     accept: 'application/json',
     'content-type': 'application/x-www-form-urlencoded',
@@ -227,11 +219,7 @@ function scrubError(error: PrometheusError, secrets: readonly string[]): Prometh
 }
 
 /** The body as text, or undefined once it passes `maxBytes`: never buffers more than the cap. */
-async function readCapped(
-  body: Dispatcher.ResponseData['body'],
-  contentLength: string | string[] | undefined,
-  maxBytes: number,
-): Promise<string | undefined> {
+async function readCapped(body: Dispatcher.ResponseData['body'], contentLength: string | string[] | undefined, maxBytes: number): Promise<string | undefined> {
   if (typeof contentLength === 'string' && Number(contentLength) > maxBytes) {
     discard(body);
     return undefined;
@@ -258,8 +246,7 @@ function cancelled(target: string, cause?: unknown): PrometheusError {
   return new PrometheusError('PROM_TIMEOUT', `query to Prometheus at ${target} was cancelled by the caller`, { cause });
 }
 
-const TLS_CODE =
-  /^(?:ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_)|_CERT(?:_|$)|^(?:SELF_SIGNED_CERT_IN_CHAIN|INVALID_CA|HOSTNAME_MISMATCH|EPROTO)$/;
+const TLS_CODE = /^(?:ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_)|_CERT(?:_|$)|^(?:SELF_SIGNED_CERT_IN_CHAIN|INVALID_CA|HOSTNAME_MISMATCH|EPROTO)$/;
 
 /** What one error code means, in words that follow "Prometheus at <target>". */
 const NETWORK_PHRASES: Readonly<Record<string, string>> = {
@@ -288,13 +275,14 @@ function fromTransportError(error: unknown, target: string, timeoutMs: number): 
   const build = (code: PrometheusErrorCode, phrase: string, found: string): PrometheusError =>
     new PrometheusError(code, `Prometheus at ${target} ${phrase} (${found})`, { cause: error });
 
-  let found: string | undefined;
-  if ((found = pick((c) => TLS_CODE.test(c)))) return build('PROM_TLS', 'failed the TLS handshake', found);
-  if ((found = pick((c) => DNS_CODES.has(c)))) return build('PROM_DNS', 'has a host name that does not resolve', found);
-  if ((found = pick((c) => TIMEOUT_CODES.has(c)))) {
-    return build('PROM_TIMEOUT', `gave no complete answer within ${timeoutMs} ms`, found);
-  }
-  if ((found = pick((c) => c in NETWORK_PHRASES))) {
+  const tls = pick((c) => TLS_CODE.test(c));
+  if (tls) return build('PROM_TLS', 'failed the TLS handshake', tls);
+  const dns = pick((c) => DNS_CODES.has(c));
+  if (dns) return build('PROM_DNS', 'has a host name that does not resolve', dns);
+  const timeout = pick((c) => TIMEOUT_CODES.has(c));
+  if (timeout) return build('PROM_TIMEOUT', `gave no complete answer within ${timeoutMs} ms`, timeout);
+  const found = pick((c) => c in NETWORK_PHRASES);
+  if (found) {
     // Under TLS 1.3 a server refuses a client certificate after the handshake, and Node surfaces only the
     // closed socket (measured: UND_ERR_SOCKET, bytesRead 0, no alert in the cause chain).
     const silentTls = target.startsWith('https:') && found === 'UND_ERR_SOCKET' && readNothing(error);

@@ -1,8 +1,8 @@
 // The Prometheus client the configuration describes; the server and `check` use the same one. A module of its
 // own so that undici, the heaviest part of start-up, is loaded only once the server already answers /health.
 import type { Config } from '../core/settings.js';
-import { requestHeaders, type TlsOptions } from './credentials.js';
 import { createPrometheusClient, type PrometheusClient } from './client.js';
+import { requestHeaders, type TlsOptions } from './credentials.js';
 
 /** `tls`: the options tlsOptions() read and checked before anything listened. */
 export function clientFor(config: Config, tls: TlsOptions | undefined): PrometheusClient {

@@ -1,8 +1,8 @@
 // Credentials and TLS material for Prometheus, from the files the configuration names. Secret files are read
 // again for every query, so a rotated Kubernetes token or password keeps working without a restart.
 import { readFileSync } from 'node:fs';
-import type { Connection } from '../core/settings.js';
 import { ConfigError, CredentialsError, errnoOf, messageOf } from '../core/errors.js';
+import type { Connection } from '../core/settings.js';
 
 // node:tls and node:crypto take ~6 ms to load, before the server listens (start-up is benchmarked), and most
 // sites configure no TLS files: they are loaded only when there is TLS material to check.
@@ -65,7 +65,7 @@ export function tlsOptions(connection: Connection, readFile: (path: string) => s
     tls().createSecureContext(options);
   } catch (error) {
     const variable = connection.certFile !== null && /key|cert/i.test(String(error)) ? 'PROMETHEUS_KEY_FILE' : 'PROMETHEUS_CA_FILE';
-    const value = variable === 'PROMETHEUS_KEY_FILE' ? connection.keyFile! : connection.caFile ?? '';
+    const value = variable === 'PROMETHEUS_KEY_FILE' ? connection.keyFile! : (connection.caFile ?? '');
     throw new ConfigError([{ variable, value, expected: `PEM that parses and matches (${messageOf(error)})` }]);
   }
   return options;

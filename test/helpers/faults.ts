@@ -27,12 +27,7 @@ function json(res: ServerResponse, statusCode: number, body: unknown): void {
 }
 
 /** A success envelope with a vector per check, labelled as the recording rules label them; extra envelope fields merged in. */
-export function vectors(
-  group: string,
-  skew: readonly Series[],
-  consumers: readonly Series[],
-  extra: Readonly<Record<string, unknown>> = {},
-): FakeHandler {
+export function vectors(group: string, skew: readonly Series[], consumers: readonly Series[], extra: Readonly<Record<string, unknown>> = {}): FakeHandler {
   return (query, _req, res) => {
     const [name, series] = isSkewQuery(query) ? [SKEW_METRIC, skew] : [CONSUMERS_METRIC, consumers];
     const result = series.map((s) => ({ metric: { __name__: name, consumergroup: group, ...s.labels }, value: [Date.now() / 1000, s.value] }));
@@ -47,8 +42,7 @@ export function values(group: string, skew: string, consumers: string): FakeHand
 
 /** A scalar result per check. */
 export function scalars(skew: string, consumers: string): FakeHandler {
-  return (query, _req, res) =>
-    json(res, 200, { status: 'success', data: { resultType: 'scalar', result: [Date.now() / 1000, isSkewQuery(query) ? skew : consumers] } });
+  return (query, _req, res) => json(res, 200, { status: 'success', data: { resultType: 'scalar', result: [Date.now() / 1000, isSkewQuery(query) ? skew : consumers] } });
 }
 
 /** A range-query shaped answer, which an instant check cannot judge. */
@@ -56,7 +50,21 @@ export function matrix(group: string): FakeHandler {
   return (query, _req, res) => {
     const now = Date.now() / 1000;
     const metric = { __name__: isSkewQuery(query) ? SKEW_METRIC : CONSUMERS_METRIC, consumergroup: group };
-    json(res, 200, { status: 'success', data: { resultType: 'matrix', result: [{ metric, values: [[now - 1, '1'], [now, '1']] }] } });
+    json(res, 200, {
+      status: 'success',
+      data: {
+        resultType: 'matrix',
+        result: [
+          {
+            metric,
+            values: [
+              [now - 1, '1'],
+              [now, '1'],
+            ],
+          },
+        ],
+      },
+    });
   };
 }
 
@@ -163,9 +171,7 @@ export function timedGet(port: number, path: string, timeoutMs = 2_000): Promise
     const req = request({ host: '127.0.0.1', port, path, agent: false, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () =>
-        resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString(), ms: performance.now() - started }),
-      );
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString(), ms: performance.now() - started }));
       res.on('error', reject);
     });
     req.on('error', reject);

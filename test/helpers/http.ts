@@ -7,7 +7,11 @@ export interface Answer {
   readonly body: string;
 }
 
-export function httpRequest(port: number, path: string, options: { method?: string; host?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+export function httpRequest(
+  port: number,
+  path: string,
+  options: { method?: string; host?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request(
       { host: options.host ?? '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers, agent: false, signal: AbortSignal.timeout(5_000) },

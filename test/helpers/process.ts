@@ -1,5 +1,5 @@
 // The compiled probe as a child process, as production runs it (node dist/main.js).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { httpRequest } from './http.js';

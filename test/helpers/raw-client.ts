@@ -98,10 +98,15 @@ export async function rawConnect(port: number, options: { readonly paused?: bool
     },
     waitClosed: (timeoutMs) => wait('close', () => (closedAt === undefined ? undefined : true), timeoutMs, false).then(() => undefined),
     waitResponses: (count, timeoutMs, bodiless) =>
-      wait(`${count} response(s)`, () => {
-        const responses = parseResponses(data, bodiless);
-        return responses.length >= count ? responses : undefined;
-      }, timeoutMs, true),
+      wait(
+        `${count} response(s)`,
+        () => {
+          const responses = parseResponses(data, bodiless);
+          return responses.length >= count ? responses : undefined;
+        },
+        timeoutMs,
+        true,
+      ),
     destroy: () => socket.destroy(),
   };
 }
@@ -117,7 +122,11 @@ export interface Exchange {
  * Sends bytes on a fresh connection and waits until the server has closed it or `responses` complete answers have
  * arrived, for at most waitMs (a connection still open then is reported open). The connection is then destroyed.
  */
-export async function rawExchange(port: number, bytes: string | Buffer, options: { readonly responses?: number; readonly waitMs?: number; readonly bodiless?: ReadonlySet<number> } = {}): Promise<Exchange> {
+export async function rawExchange(
+  port: number,
+  bytes: string | Buffer,
+  options: { readonly responses?: number; readonly waitMs?: number; readonly bodiless?: ReadonlySet<number> } = {},
+): Promise<Exchange> {
   const connection = await rawConnect(port);
   try {
     connection.write(bytes);

@@ -2,7 +2,7 @@
 // steers. Everything listens on 127.0.0.1 only, every wait is bounded, and no Prometheus outlives the test process.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, rmSync, statSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -46,8 +46,7 @@ export function requireBinary(t: TestContext, name: 'prometheus' | 'promtool'): 
   const binary = findBinary(name);
   if (binary !== undefined) return binary;
   const message =
-    `*** ${name} NOT FOUND in /usr/bin or PATH: tests against the real Prometheus cannot run. ` +
-    `Install it with: apt-get install prometheus (it brings promtool) ***`;
+    `*** ${name} NOT FOUND in /usr/bin or PATH: tests against the real Prometheus cannot run. ` + `Install it with: apt-get install prometheus (it brings promtool) ***`;
   process.stderr.write(`\n${message}\n\n`);
   if (process.env.CI === 'true') assert.fail(message);
   t.skip(message);
@@ -279,16 +278,13 @@ function renderExposition(lags: Iterable<LagSample>, members: Iterable<[string, 
   const lines: string[] = [];
   const lagLines = [...lags].map(
     (s) =>
-      `kafka_consumergroup_lag{consumergroup="${escapeLabelValue(s.group)}",partition="${s.partition}",` +
-      `topic="${escapeLabelValue(s.topic)}"} ${formatValue(s.lag)}`,
+      `kafka_consumergroup_lag{consumergroup="${escapeLabelValue(s.group)}",partition="${s.partition}",` + `topic="${escapeLabelValue(s.topic)}"} ${formatValue(s.lag)}`,
   );
   if (lagLines.length > 0) {
     lines.push('# HELP kafka_consumergroup_lag Current Approximate Lag of a ConsumerGroup at Topic/Partition');
     lines.push('# TYPE kafka_consumergroup_lag gauge', ...lagLines);
   }
-  const memberLines = [...members].map(
-    ([group, count]) => `kafka_consumergroup_members{consumergroup="${escapeLabelValue(group)}"} ${formatValue(count)}`,
-  );
+  const memberLines = [...members].map(([group, count]) => `kafka_consumergroup_members{consumergroup="${escapeLabelValue(group)}"} ${formatValue(count)}`);
   if (memberLines.length > 0) {
     lines.push('# HELP kafka_consumergroup_members Amount of members in a consumer group');
     lines.push('# TYPE kafka_consumergroup_members gauge', ...memberLines);
@@ -363,9 +359,7 @@ export async function instantQuery(prometheusUrl: string, promql: string): Promi
     throw new Error(`query ${promql}: HTTP ${response.status}, not JSON: ${text.slice(0, 200)}`);
   }
   if (!response.ok || envelope.status !== 'success') {
-    throw new Error(
-      `query ${promql}: HTTP ${response.status} ${String(envelope.errorType)}: ${String(envelope.error)}`,
-    );
+    throw new Error(`query ${promql}: HTTP ${response.status} ${String(envelope.errorType)}: ${String(envelope.error)}`);
   }
   return envelope.data;
 }

@@ -49,5 +49,8 @@ export function parseYaml(t: TestContext, texts: readonly string[]): unknown[][]
 
 /** The YAML documents of each file. */
 export function loadYaml(t: TestContext, paths: readonly string[]): unknown[][] | undefined {
-  return parseYaml(t, paths.map((path) => readFileSync(path, 'utf8')));
+  return parseYaml(
+    t,
+    paths.map((path) => readFileSync(path, 'utf8')),
+  );
 }

@@ -58,14 +58,21 @@ test('bench, quick form: runs end to end and prints every figure', { timeout: 36
   assert.equal(code, 0, `bench exited ${code}\n--- stderr\n${err}\n--- stdout\n${out}`);
 
   assert.match(out, /^## Quick run/m);
-  for (const heading of ['Machine:', 'Node v', 'Command: `node --import tsx scripts/bench.ts --quick --no-build`']) assert.ok(out.includes(heading), `no "${heading}" in\n${out}`);
+  for (const heading of ['Machine:', 'Node v', 'Command: `node --import tsx scripts/bench.ts --quick --no-build`'])
+    assert.ok(out.includes(heading), `no "${heading}" in\n${out}`);
   const rows = out.split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('| figure'));
   for (const figure of FIGURES) {
     const row = rows.find((line) => line.startsWith(`| ${figure}`));
     assert.ok(row !== undefined, `no row for "${figure}" in\n${out}`);
     // figure, probe, baseline, ratio, goal, met?: every cell filled, whatever the numbers are.
-    const cells = row.split('|').slice(1, -1).map((cell) => cell.trim());
+    const cells = row
+      .split('|')
+      .slice(1, -1)
+      .map((cell) => cell.trim());
     assert.equal(cells.length, 6, row);
-    assert.ok(cells.every((cell) => cell !== '' && !cell.includes('NaN')), row);
+    assert.ok(
+      cells.every((cell) => cell !== '' && !cell.includes('NaN')),
+      row,
+    );
   }
 });

@@ -1,9 +1,10 @@
 // `node dist/main.js check`: one evaluation and an exit code, against the real Prometheus and against a fault.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { runCheck } from '../../src/cli/check.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { QueryResult } from '../../src/core/envelope.js';
-import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import { startFakePrometheus } from '../helpers/fake-prometheus.js';
 import { neverAnswer } from '../helpers/faults.js';
 import { startProbe } from '../helpers/process.js';

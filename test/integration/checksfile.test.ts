@@ -6,14 +6,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { startFakePrometheus } from '../helpers/fake-prometheus.js';
-import { httpRequest, type Answer } from '../helpers/http.js';
-import { launchProbe, startProbe, type Probe } from '../helpers/process.js';
-import { instantVector, requireBinary, type RealPrometheus } from '../helpers/real-prometheus.js';
+import { type Answer, httpRequest } from '../helpers/http.js';
+import { launchProbe, type Probe, startProbe } from '../helpers/process.js';
+import { instantVector, type RealPrometheus, requireBinary } from '../helpers/real-prometheus.js';
 import { balanced, sharedStack, TOPIC } from '../helpers/stack.js';
 import { freePort, waitFor } from '../helpers/wait.js';
-
 
 // One exporter and one Prometheus for the whole file, started by the first test that needs them. Each test judges
 // groups of its own, so the tests do not disturb each other's series.
@@ -178,7 +177,12 @@ test('checks file over two groups: /ready names the failing group; ?group, /read
   // One group at a time; an unknown group is answered, not ignored.
   const orders = await httpRequest(port, '/ready?group=orders');
   assert.equal(orders.status, 200, orders.body);
-  assert.deepEqual(json(orders), { healthy: true, message: 'System healthy', verdict: 'pass', checks: { 'orders/members': 'pass', 'orders/skew': 'pass', 'orders/max_lag': 'pass' } });
+  assert.deepEqual(json(orders), {
+    healthy: true,
+    message: 'System healthy',
+    verdict: 'pass',
+    checks: { 'orders/members': 'pass', 'orders/skew': 'pass', 'orders/max_lag': 'pass' },
+  });
   const billing = await httpRequest(port, '/ready?group=billing');
   assert.equal(billing.status, 500, billing.body);
   // Within one group the message needs no group prefix.
@@ -297,15 +301,18 @@ test('checks file over two groups: /ready names the failing group; ?group, /read
   assert.equal(document.output, 'billing: Too few consumers: 1 < 2');
   assert.deepEqual(Object.keys(document.checks), ['orders:members', 'orders:skew', 'orders:max_lag', 'billing:members', 'billing:skew', 'billing:max_lag']);
   const [entry] = document.checks['billing:members']!;
-  assert.deepEqual({ ...entry!, time: undefined }, {
-    componentId: 'billing',
-    componentType: 'kafka-consumer-group',
-    observedValue: 1,
-    observedUnit: 'consumers',
-    status: 'fail',
-    time: undefined,
-    output: 'Too few consumers: 1 < 2',
-  });
+  assert.deepEqual(
+    { ...entry!, time: undefined },
+    {
+      componentId: 'billing',
+      componentType: 'kafka-consumer-group',
+      observedValue: 1,
+      observedUnit: 'consumers',
+      status: 'fail',
+      time: undefined,
+      output: 'Too few consumers: 1 < 2',
+    },
+  );
   assert.ok(Math.abs(Date.parse(entry!.time!) - Date.now()) < 10_000, entry!.time);
   assert.equal(document.checks['orders:members']![0]!.status, 'pass');
   // Media types are case-insensitive (RFC 9110).
@@ -398,9 +405,13 @@ test('for and keepFor: a breach is pending, then fails; a recovery is recovering
   // The recovery: recovering, and /ready still 500 until keepFor has passed.
   const recoverAt = Date.now();
   exporter.setMembers(group, 3);
-  const recovering = await until(port, '/ready', '500 recovering', (a) =>
-    a.status === 500 && json<ReadyBody>(a).checks?.members === 'recovering' ? json<ReadyBody>(a) : undefined,
-  10_000);
+  const recovering = await until(
+    port,
+    '/ready',
+    '500 recovering',
+    (a) => (a.status === 500 && json<ReadyBody>(a).checks?.members === 'recovering' ? json<ReadyBody>(a) : undefined),
+    10_000,
+  );
   const recoveringSeenMs = Date.now() - recoverAt;
   assert.match(recovering.message, /^members recovering: passing for \d+s of keepFor 3s \(\d+s left\)$/);
   const recoveringStatus = json<StatusBody>(await httpRequest(port, '/status'));
@@ -480,7 +491,10 @@ test('an invalid checks file: exit 2 before listening, every problem named by it
       const code = await probe.exited;
       clearTimeout(timer);
       assert.equal(code, 2, `${what}: exit code; stderr:\n${probe.stderr()}`);
-      const stderr = probe.stderr().split('\n').filter((line) => line !== '');
+      const stderr = probe
+        .stderr()
+        .split('\n')
+        .filter((line) => line !== '');
       if (lines.length === 1 && lines[0]!.endsWith('(')) {
         assert.equal(stderr.length, 1, `${what}:\n${probe.stderr()}`);
         assert.ok(stderr[0]!.startsWith(lines[0]!), `${what}:\n${probe.stderr()}`);
@@ -537,10 +551,16 @@ test('SIGHUP reloads the checks file: new checks at once; a broken file keeps th
     { id: 'members', query: 'kafka_consumergroup_members{consumergroup="reloaded"}' },
     { id: 'max_lag', query: 'kafka:group_max_lag{consumergroup="reloaded"}' },
   ]);
-  const afterB = await until(port, '/status', 'the new checks evaluated', (a) => {
-    const body = json<StatusBody>(a);
-    return body.evaluation.count === 2 && body.checks.max_lag?.state === 'pass' ? body : undefined;
-  }, 5_000);
+  const afterB = await until(
+    port,
+    '/status',
+    'the new checks evaluated',
+    (a) => {
+      const body = json<StatusBody>(a);
+      return body.evaluation.count === 2 && body.checks.max_lag?.state === 'pass' ? body : undefined;
+    },
+    5_000,
+  );
   assert.ok(Date.now() - hupAt < 5_000, 'evaluated at once, not at the next 20 s tick');
   assert.equal(afterB.reload?.ok, true);
   assert.equal(afterB.reload?.error, null);
@@ -578,10 +598,16 @@ test('SIGHUP reloads the checks file: new checks at once; a broken file keeps th
   writeChecks(file, [members(2)]);
   probe.child.kill('SIGHUP');
   await nthLog(probe, 'reloaded', 2);
-  const afterA = await until(port, '/status', 'file A again', (a) => {
-    const body = json<StatusBody>(a);
-    return body.reload?.ok === true && body.checks.members?.state === 'pass' ? body : undefined;
-  }, 5_000);
+  const afterA = await until(
+    port,
+    '/status',
+    'file A again',
+    (a) => {
+      const body = json<StatusBody>(a);
+      return body.reload?.ok === true && body.checks.members?.state === 'pass' ? body : undefined;
+    },
+    5_000,
+  );
   assert.deepEqual(Object.keys(afterA.checks), ['members']);
   assert.equal(afterA.reload!.error, null);
   assert.equal((await httpRequest(port, '/ready')).status, 200);
@@ -662,17 +688,26 @@ test('SIGHUP while a query is in flight: the old checks answer until the new one
   if (earlyStatus.checks.members!.threshold === 3) assert.ok(evaluatedSinceReload(earlyStatus.checks.members), JSON.stringify(earlyStatus.checks));
   else assert.deepEqual(Object.keys(earlyStatus.checks), ['members'], 'the old checks, whole');
   // Until the reload's own evaluation is published, /status pairs the new definition with the old judgement.
-  await until(port, '/status', 'the reloaded check evaluated', (a) => {
-    const body = json<StatusBody>(a);
-    const observed = body.checks.members?.observed_at;
-    return body.reload !== null && observed != null && Date.parse(observed) >= Date.parse(body.reload.at) ? true : undefined;
-  }, 5_000);
+  await until(
+    port,
+    '/status',
+    'the reloaded check evaluated',
+    (a) => {
+      const body = json<StatusBody>(a);
+      const observed = body.checks.members?.observed_at;
+      return body.reload !== null && observed != null && Date.parse(observed) >= Date.parse(body.reload.at) ? true : undefined;
+    },
+    5_000,
+  );
   assert.ok(proxy.counts.cancelled >= 1, `the reload cancelled the query in flight (${JSON.stringify(proxy.counts)})`);
 
   const metrics = (await httpRequest(port, '/metrics')).body;
   const timeouts = /^crm_events_health_check_errors_total\{consumergroup="interrupted",check="members",code="PROM_TIMEOUT"\} (\d+)$/m.exec(metrics);
   assert.equal(timeouts?.[1], '0', 'a query we cancelled says nothing about Prometheus');
-  assert.deepEqual(probe.logs().filter((line) => line.event === 'prometheus_error'), []);
+  assert.deepEqual(
+    probe.logs().filter((line) => line.event === 'prometheus_error'),
+    [],
+  );
   const status = json<{ prometheus: { reachable: boolean; last_error: unknown; consecutive_errors: number } }>(await httpRequest(port, '/status'));
   assert.equal(status.prometheus.reachable, true);
   assert.equal(status.prometheus.last_error, null);

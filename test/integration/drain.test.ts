@@ -5,12 +5,12 @@
 //    when it stops falling or when DRAIN_GRACE is spent; DRAIN_GRACE=0s turns it off.
 // 6. Dry run: /ready always 200, the would-be verdict in the body, /status, /metrics and the log.
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { startFakePrometheus } from '../helpers/fake-prometheus.js';
 import { neverAnswer } from '../helpers/faults.js';
 import { getJson, httpRequest } from '../helpers/http.js';
-import { launchProbe, readyBecomes, type ReadyBody, startProbe, type Probe } from '../helpers/process.js';
-import { instantVector, requireBinary, type FakeExporter } from '../helpers/real-prometheus.js';
+import { launchProbe, type Probe, type ReadyBody, readyBecomes, startProbe } from '../helpers/process.js';
+import { type FakeExporter, instantVector, requireBinary } from '../helpers/real-prometheus.js';
 import { balanced, startStack, TOPIC } from '../helpers/stack.js';
 import { freePort, waitFor } from '../helpers/wait.js';
 
@@ -77,7 +77,6 @@ function hotPartition(t: TestContext, exporter: FakeExporter, start: number) {
     },
   };
 }
-
 
 async function status(port: number): Promise<Status> {
   const answer = await getJson<Status>(port, '/status');

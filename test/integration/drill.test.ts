@@ -1,12 +1,11 @@
 // The seed's drill against the real thing: Debian's Prometheus evaluating the shipped recording rules over an
 // exporter with kafka_exporter's metric names, and the compiled probe (node dist/main.js) asking it.
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { getJson, httpRequest } from '../helpers/http.js';
-import { launchProbe, readyBecomes, type Probe } from '../helpers/process.js';
+import { launchProbe, type Probe, readyBecomes } from '../helpers/process.js';
 import { requireBinary } from '../helpers/real-prometheus.js';
 import { balanced, startStack, TOPIC } from '../helpers/stack.js';
-
 
 /** Exporter, real Prometheus and the compiled probe, all on loopback; everything is stopped after the test. */
 async function stack(t: TestContext, group: string, env: Record<string, string> = {}, hotFromTheStart = false) {
@@ -17,7 +16,6 @@ async function stack(t: TestContext, group: string, env: Record<string, string> 
   const launch = (): Promise<{ probe: Probe; port: number }> => launchProbe(t, { PROMETHEUS_URL: prometheus.url, KAFKA_GROUP: group, ...env });
   return { exporter, prometheus, launch };
 }
-
 
 test('drill: a hot key turns /ready 500, the drain turns it 200; likewise for the consumer count', async (t) => {
   if (requireBinary(t, 'prometheus') === undefined) return;
@@ -99,7 +97,10 @@ test('SKEW_FOR: a series younger than the window is not yet a sustained breach',
   await readyBecomes(port, 500, /^Hot-key skew high: 6\.81x for 6s \(topic=aetherlink\.events\)$/, 30_000);
   assert.ok(Date.now() - firstSeen >= 3_000, 'it failed only once the series was as old as the window');
   // Before the rules had recorded anything the consumer count had no data; skew never failed before the window.
-  const messages = probe.logs().filter((line) => line.event === 'verdict_changed').map((line) => String(line.message));
+  const messages = probe
+    .logs()
+    .filter((line) => line.event === 'verdict_changed')
+    .map((line) => String(line.message));
   const firstHot = messages.findIndex((message) => message.startsWith('Hot-key'));
   assert.ok(firstHot > messages.findIndex((message) => message.startsWith('System healthy')), messages.join(' | '));
 });

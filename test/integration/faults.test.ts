@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PrometheusErrorCode } from '../../src/core/errors.js';
-import { startFakePrometheus, type FakeHandler, type FakePrometheus } from '../helpers/fake-prometheus.js';
+import { type FakeHandler, type FakePrometheus, startFakePrometheus } from '../helpers/fake-prometheus.js';
 import {
   apiError,
   cutMidBody,
@@ -22,6 +22,8 @@ import {
   matrix,
   neverAnswer,
   raw,
+  type Sampler,
+  type Samples,
   sampleValue,
   scalars,
   startSampler,
@@ -29,10 +31,8 @@ import {
   trickle,
   values,
   vectors,
-  type Sampler,
-  type Samples,
 } from '../helpers/faults.js';
-import { startProbe, type Probe } from '../helpers/process.js';
+import { type Probe, startProbe } from '../helpers/process.js';
 import { requireBinary } from '../helpers/real-prometheus.js';
 import { balanced, startStack, TOPIC } from '../helpers/stack.js';
 import { freePort, waitFor } from '../helpers/wait.js';
@@ -165,8 +165,7 @@ function sample(t: TestContext, port: number): Sampler {
  */
 function assertFast(t: TestContext, samples: Samples, runner: Record<Endpoint, number[]>, readyStatuses: readonly number[]): void {
   const worst = (list: readonly number[]): string => (list.length === 0 ? '-' : Math.max(...list).toFixed(1));
-  const judged = (path: Endpoint): number[] =>
-    (samples.times[path] ?? []).filter((_, i) => (samples.clientLateMs[path]?.[i] ?? 0) <= CLIENT_LATE_LIMIT_MS);
+  const judged = (path: Endpoint): number[] => (samples.times[path] ?? []).filter((_, i) => (samples.clientLateMs[path]?.[i] ?? 0) <= CLIENT_LATE_LIMIT_MS);
   const unjudged = ENDPOINTS.flatMap((path) =>
     (samples.times[path] ?? []).flatMap((ms, i) => {
       const late = samples.clientLateMs[path]?.[i] ?? 0;
@@ -337,8 +336,7 @@ async function exerciseFault(t: TestContext, run: FaultRun): Promise<void> {
   let last: StatusDoc | undefined;
   // With no answer ever, the verdict is unknown from the first round: watched a little longer for the sampler.
   const holdMs = run.fromStart ? STALE_AFTER_MS : HOLD_UNKNOWN_MS;
-  const holding = (): boolean =>
-    unknownSince === undefined || performance.now() - unknownSince < holdMs || (last?.evaluation.count ?? 0) <= unknownAtCount;
+  const holding = (): boolean => unknownSince === undefined || performance.now() - unknownSince < holdMs || (last?.evaluation.count ?? 0) <= unknownAtCount;
   for (let rounds = 0; holding(); rounds += 1) {
     assert.ok(performance.now() < deadline, `the verdict did not turn unknown within 10 s; last /status: ${JSON.stringify(last)}`);
     if (rounds > 0) await sleep(POLL_MS);
@@ -534,13 +532,20 @@ const FAULTS: readonly FaultCase[] = [
   { name: 'accepts and never answers', code: 'PROM_TIMEOUT', policies: BOTH, fault: swap(() => neverAnswer) },
   { name: 'headers, then the body trickled', code: 'PROM_TIMEOUT', fault: swap(() => trickle(20)) },
   { name: '10 s before the headers', code: 'PROM_TIMEOUT', fault: swap(() => headersAfter(10_000, HEALTHY)) },
-  ...[500, 502, 503].map((status): FaultCase => ({
-    name: `${status} with an HTML body`,
-    code: 'PROM_HTTP_STATUS',
-    policies: status === 503 ? BOTH : undefined,
-    fault: swap(() => raw(status, HTML(status), 'text/html')),
-  })),
-  { name: '200 with a body that is not JSON', code: 'PROM_BAD_JSON', policies: BOTH, fault: swap(() => raw(200, '<html><body>Prometheus Time Series Collection and Processing Server</body></html>', 'text/html')) },
+  ...[500, 502, 503].map(
+    (status): FaultCase => ({
+      name: `${status} with an HTML body`,
+      code: 'PROM_HTTP_STATUS',
+      policies: status === 503 ? BOTH : undefined,
+      fault: swap(() => raw(status, HTML(status), 'text/html')),
+    }),
+  ),
+  {
+    name: '200 with a body that is not JSON',
+    code: 'PROM_BAD_JSON',
+    policies: BOTH,
+    fault: swap(() => raw(200, '<html><body>Prometheus Time Series Collection and Processing Server</body></html>', 'text/html')),
+  },
   { name: 'truncated JSON', code: 'PROM_BAD_JSON', fault: swap(() => raw(200, TRUNCATED_JSON)) },
   { name: 'the connection cut in the middle of the body', code: 'PROM_NETWORK', fault: swap(() => cutMidBody(FULL_JSON)) },
   {

@@ -49,7 +49,11 @@ interface StatusFleet {
  * The exporter with a balanced group, Prometheus scraping it and the probes (each labelled with its pod name), and
  * the probes themselves. `scraped`: whether Prometheus scrapes the probes at all.
  */
-async function startFleet(t: TestContext, env: Record<string, string>, options: { names?: readonly string[]; scraped?: boolean; envOf?: (name: string) => Record<string, string> } = {}): Promise<Fleet | undefined> {
+async function startFleet(
+  t: TestContext,
+  env: Record<string, string>,
+  options: { names?: readonly string[]; scraped?: boolean; envOf?: (name: string) => Record<string, string> } = {},
+): Promise<Fleet | undefined> {
   if (requireBinary(t, 'prometheus') === undefined) return undefined;
   const names = options.names ?? NAMES;
   const group = `fleet-${Math.random().toString(36).slice(2, 8)}`;
@@ -136,7 +140,10 @@ test('a hot key: exactly one of three replicas answers 500, the other two are he
   for (const answer of first.answers.filter((a) => a.name !== chosen)) {
     assert.equal(answer.body.healthy, false, 'held, but not healthy: the verdict still says what the checks found');
     assert.equal(answer.body.verdict, 'fail');
-    assert.match(answer.body.message, new RegExp(`^held ready: 1 of 3 replicas may be unready for a group-wide failure; unready now: ${chosen}; the verdict: Hot-key skew high`));
+    assert.match(
+      answer.body.message,
+      new RegExp(`^held ready: 1 of 3 replicas may be unready for a group-wide failure; unready now: ${chosen}; the verdict: Hot-key skew high`),
+    );
   }
 
   // Sampled every 200 ms for 20 s: never more than one 500, and the same one throughout (no rotation in an hour).
@@ -160,7 +167,10 @@ test('a hot key: exactly one of three replicas answers 500, the other two are he
   assert.match(metrics, /^crm_events_health_fleet_replicas 3$/m);
   const status = await fleetOf(heldReplica);
   assert.deepEqual([status.this_replica, status.unready_turn], ['held ready', [chosen]]);
-  assert.ok(heldReplica.probe.logs().some((line) => line.event === 'held_ready'), 'the log says so once');
+  assert.ok(
+    heldReplica.probe.logs().some((line) => line.event === 'held_ready'),
+    'the log says so once',
+  );
 
   // The hot key drains: everyone is ready again, and the held replicas log the end.
   balanced(fleet.exporter, fleet.group);
@@ -173,10 +183,14 @@ test('FLEET_MAX_UNREADY=100% restores the old behaviour: a hot key makes all thr
   if (fleet === undefined) return;
   await waitFor('all ready', async () => ((await unreadyNow(fleet)).unready.length === 0 ? true : undefined), { timeoutMs: 30_000, intervalMs: 250 });
   hotKey(fleet);
-  const all = await waitFor('all three unready', async () => {
-    const now = await unreadyNow(fleet);
-    return now.unready.length === 3 ? now : undefined;
-  }, { timeoutMs: 30_000, intervalMs: 200 });
+  const all = await waitFor(
+    'all three unready',
+    async () => {
+      const now = await unreadyNow(fleet);
+      return now.unready.length === 3 ? now : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 200 },
+  );
   for (const answer of all.answers) assert.match(answer.body.message, /^Hot-key skew high: [\d.]+x \(topic=aetherlink\.events\)$/, 'the message as it always was');
 });
 
@@ -207,12 +221,19 @@ test('the exporter stopped: all three stay ready, every /status says no data, an
     const now = await unreadyNow(fleet);
     assert.deepEqual(now.unready, [], `round ${round}`);
     for (const answer of now.answers) {
-      assert.match(answer.body.message, /^System healthy \(.*No consumer count for group .* kafka_exporter down or not scraped/, `${answer.name} round ${round}: ${JSON.stringify(answer.body)}`);
+      assert.match(
+        answer.body.message,
+        /^System healthy \(.*No consumer count for group .* kafka_exporter down or not scraped/,
+        `${answer.name} round ${round}: ${JSON.stringify(answer.body)}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
   for (const replica of fleet.replicas) {
-    const lines = replica.probe.logs().slice(before.get(replica.name)).filter((line) => line.event === 'no_data');
+    const lines = replica.probe
+      .logs()
+      .slice(before.get(replica.name))
+      .filter((line) => line.event === 'no_data');
     assert.equal(lines.length, 1, `${replica.name}: one no_data line, not one per evaluation`);
   }
 });
@@ -265,18 +286,26 @@ test('a per-replica check ({pod}) fails only its own replica, whatever the limit
     { timeoutMs: 30_000, intervalMs: 250 },
   );
   assert.match(own.answers.find((a) => a.name === 'b')!.body.message, /member_up: no data/);
-  await waitFor('a and c see b unready for its own reasons', async () => {
-    const views = await Promise.all(fleet.replicas.filter((r) => r.name !== 'b').map(fleetOf));
-    return views.every((view) => view.own_unready.join() === 'b') ? true : undefined;
-  }, { timeoutMs: 20_000, intervalMs: 250 });
+  await waitFor(
+    'a and c see b unready for its own reasons',
+    async () => {
+      const views = await Promise.all(fleet.replicas.filter((r) => r.name !== 'b').map(fleetOf));
+      return views.every((view) => view.own_unready.join() === 'b') ? true : undefined;
+    },
+    { timeoutMs: 20_000, intervalMs: 250 },
+  );
 
   // A hot key now: b already uses the one slot, so a and c are held ready.
   hotKey(fleet);
-  await waitFor('a and c held for the hot key', async () => {
-    const now = await unreadyNow(fleet);
-    const held = now.answers.filter((a) => a.body.held_ready === true).map((a) => a.name);
-    return now.unready.join() === 'b' && held.join() === 'a,c' ? true : undefined;
-  }, { timeoutMs: 20_000, intervalMs: 200 });
+  await waitFor(
+    'a and c held for the hot key',
+    async () => {
+      const now = await unreadyNow(fleet);
+      const held = now.answers.filter((a) => a.body.held_ready === true).map((a) => a.name);
+      return now.unready.join() === 'b' && held.join() === 'a,c' ? true : undefined;
+    },
+    { timeoutMs: 20_000, intervalMs: 200 },
+  );
   for (let round = 0; round < 10; round += 1) {
     assert.deepEqual((await unreadyNow(fleet)).unready, ['b'], `round ${round}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
@@ -296,22 +325,34 @@ test('shared-probe mode: three callers naming themselves, one 500', async (t) =>
   const ask = () => Promise.all(callers.map((caller) => readyOf(caller, `/ready?replica=${caller.name}`)));
   await waitFor('all callers ready', async () => ((await ask()).every((a) => a.status === 200) ? true : undefined), { timeoutMs: 30_000, intervalMs: 250 });
   hotKey(fleet);
-  const answers = await waitFor('one caller unready', async (seen) => {
-    const now = await ask();
-    seen(JSON.stringify(now.map((a) => [a.name, a.status])));
-    return now.filter((a) => a.status === 500).length === 1 && now.every((a) => a.status === 500 || a.body.held_ready === true) ? now : undefined;
-  }, { timeoutMs: 30_000, intervalMs: 200 });
+  const answers = await waitFor(
+    'one caller unready',
+    async (seen) => {
+      const now = await ask();
+      seen(JSON.stringify(now.map((a) => [a.name, a.status])));
+      return now.filter((a) => a.status === 500).length === 1 && now.every((a) => a.status === 500 || a.body.held_ready === true) ? now : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 200 },
+  );
   const chosen = answers.find((a) => a.status === 500)!.name;
   for (let round = 0; round < 10; round += 1) {
     const now = await ask();
-    assert.deepEqual(now.filter((a) => a.status === 500).map((a) => a.name), [chosen], `round ${round}`);
+    assert.deepEqual(
+      now.filter((a) => a.status === 500).map((a) => a.name),
+      [chosen],
+      `round ${round}`,
+    );
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   // /status and /metrics say who the callers are (refreshed with each evaluation).
-  await waitFor('the callers in /status', async () => {
-    const status = JSON.parse((await httpRequest(probe!.port, '/status')).body) as { fleet: StatusFleet & { callers: string[] } };
-    return status.fleet.callers.join() === 'consumer-1,consumer-2,consumer-3' && /3 caller\(s\) named themselves/.test(status.fleet.note ?? '') ? true : undefined;
-  }, { timeoutMs: 5_000, intervalMs: 200 });
+  await waitFor(
+    'the callers in /status',
+    async () => {
+      const status = JSON.parse((await httpRequest(probe!.port, '/status')).body) as { fleet: StatusFleet & { callers: string[] } };
+      return status.fleet.callers.join() === 'consumer-1,consumer-2,consumer-3' && /3 caller\(s\) named themselves/.test(status.fleet.note ?? '') ? true : undefined;
+    },
+    { timeoutMs: 5_000, intervalMs: 200 },
+  );
   assert.match((await httpRequest(probe!.port, '/metrics')).body, /^crm_events_health_fleet_seen 1$/m);
   // Plain /ready, without a name, is this probe's own answer: a fleet of one, unready.
   assert.equal((await readyOf({ name: 'shared', port: probe!.port })).status, 500);
@@ -329,10 +370,14 @@ test('a single probe that never sees its fleet behaves exactly as before, and sa
   assert.equal(view.source, 'none');
   assert.match(view.note ?? '', /behaving as a fleet of one/);
   hotKey(fleet);
-  const answer = await waitFor('500 for the hot key', async () => {
-    const now = await readyOf(replica!);
-    return now.status === 500 ? now : undefined;
-  }, { timeoutMs: 30_000, intervalMs: 200 });
+  const answer = await waitFor(
+    '500 for the hot key',
+    async () => {
+      const now = await readyOf(replica!);
+      return now.status === 500 ? now : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 200 },
+  );
   assert.match(answer.body.message, /^Hot-key skew high: [\d.]+x \(topic=aetherlink\.events\)$/, 'the message as it always was');
   assert.equal(answer.body.held_ready, undefined);
 });

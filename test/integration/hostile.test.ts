@@ -5,14 +5,14 @@
 // with nothing on stderr; and memory stays bounded (VmRSS, and open file descriptors back to their baseline once the
 // attacker's connections are gone). Linux only: it reads /proc.
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { SERVER_LIMITS } from '../../src/server.js';
 import { startFakePrometheus, vectorAnswer } from '../helpers/fake-prometheus.js';
 import { httpRequest } from '../helpers/http.js';
-import { startProbe, type Probe } from '../helpers/process.js';
-import { answerBytesQueued, openFds, rawConnect, rawExchange, rssKiB, serverHolds, type Exchange, type RawConnection } from '../helpers/raw-client.js';
+import { type Probe, startProbe } from '../helpers/process.js';
+import { answerBytesQueued, type Exchange, openFds, type RawConnection, rawConnect, rawExchange, rssKiB, serverHolds } from '../helpers/raw-client.js';
 import { freePort, waitFor } from '../helpers/wait.js';
 
 /** How fast every other client must be answered while an attack runs. */
@@ -70,11 +70,15 @@ async function startTarget(t: TestContext): Promise<Target> {
     probe.kill();
   });
   await probe.waitForLog('listening');
-  await waitFor('/ready 200', async (seen) => {
-    const answer = await httpRequest(port, '/ready');
-    seen(answer.status);
-    return answer.status === 200 ? true : undefined;
-  }, { timeoutMs: 5_000, intervalMs: 50 });
+  await waitFor(
+    '/ready 200',
+    async (seen) => {
+      const answer = await httpRequest(port, '/ready');
+      seen(answer.status);
+      return answer.status === 200 ? true : undefined;
+    },
+    { timeoutMs: 5_000, intervalMs: 50 },
+  );
   const pid = probe.child.pid!;
   const target: Target = {
     port,
@@ -94,11 +98,15 @@ async function startTarget(t: TestContext): Promise<Target> {
       assert.equal(probe.stderr(), '', 'nothing on stderr');
     },
     async fdsBackTo(baseline, timeoutMs = 3_000) {
-      await waitFor(`open fds back to ${baseline}`, async (seen) => {
-        const fds = openFds(pid, prometheus.port);
-        seen(fds);
-        return fds <= baseline ? true : undefined;
-      }, { timeoutMs, intervalMs: 50 });
+      await waitFor(
+        `open fds back to ${baseline}`,
+        async (seen) => {
+          const fds = openFds(pid, prometheus.port);
+          seen(fds);
+          return fds <= baseline ? true : undefined;
+        },
+        { timeoutMs, intervalMs: 50 },
+      );
     },
   };
   return target;
@@ -172,7 +180,10 @@ async function startBystander(t: TestContext, port: number): Promise<Bystander> 
       // Samples come in rounds of two (/ready and /health asked together).
       const rounds = samples.length / 2;
       const slowRounds = Array.from({ length: rounds }, (_, i) => samples.slice(2 * i, 2 * i + 2)).filter((round) => round.some((sample) => sample.ms > promptMs));
-      assert.ok(slowRounds.length <= Math.floor(rounds / 10), `during ${during}, ${slowRounds.length} of ${rounds} rounds took over ${promptMs} ms: ${JSON.stringify(slowRounds)}`);
+      assert.ok(
+        slowRounds.length <= Math.floor(rounds / 10),
+        `during ${during}, ${slowRounds.length} of ${rounds} rounds took over ${promptMs} ms: ${JSON.stringify(slowRounds)}`,
+      );
       return samples;
     },
   };
@@ -238,7 +249,11 @@ test('malformed request lines and framing: 400 and closed at once, never a crash
     return { name, exchange, ms: performance.now() - started };
   });
   for (const { name, exchange, ms } of outcomes) {
-    assert.deepEqual(exchange.responses.map((r) => r.status), [400], `${name}: ${JSON.stringify(exchange.received)}`);
+    assert.deepEqual(
+      exchange.responses.map((r) => r.status),
+      [400],
+      `${name}: ${JSON.stringify(exchange.received)}`,
+    );
     assert.ok(exchange.closed, `${name}: the connection is closed`);
     assert.ok(ms < 1_000, `${name}: closed at once, not by a timeout (${Math.round(ms)} ms)`);
   }
@@ -254,7 +269,11 @@ test('malformed request lines and framing: 400 and closed at once, never a crash
     ['an HTTP/0.9-style request line (no version)', 'GET /ready\r\n\r\n'],
   ] as const) {
     const exchange = await target.exchange(bytes, { waitMs: 2_000 });
-    assert.deepEqual(exchange.responses.map((r) => [r.status, r.headers.get('connection')]), [[200, 'close']], name);
+    assert.deepEqual(
+      exchange.responses.map((r) => [r.status, r.headers.get('connection')]),
+      [[200, 'close']],
+      name,
+    );
     assert.ok(exchange.closed, name);
   }
 
@@ -299,14 +318,22 @@ test('header sections over 8 KiB: 431 and closed, never buffered; a section just
   const limit = SERVER_LIMITS.maxHeaderSize;
 
   const under = await target.exchange(request('/ready', 'GET', `X-Pad: ${'a'.repeat(limit - 300)}\r\n`), { responses: 1 });
-  assert.deepEqual(under.responses.map((r) => r.status), [200], 'a header section under the limit is served');
+  assert.deepEqual(
+    under.responses.map((r) => r.status),
+    [200],
+    'a header section under the limit is served',
+  );
 
   for (const [name, bytes] of [
     ['one header over the limit', request('/ready', 'GET', `X-Big: ${'a'.repeat(limit + 100)}\r\n`)],
     ['3,000 small headers', request('/ready', 'GET', 'X-A: b\r\n'.repeat(3_000))],
   ] as const) {
     const exchange = await target.exchange(bytes);
-    assert.deepEqual(exchange.responses.map((r) => r.status), [431], name);
+    assert.deepEqual(
+      exchange.responses.map((r) => r.status),
+      [431],
+      name,
+    );
     assert.ok(exchange.closed, `${name}: closed`);
   }
   assertRefused(await target.exchange(request('/ready', 'GET', `X-Big: ${'a'.repeat(1024 * 1024)}\r\n`)), '1 MiB of header bytes');
@@ -321,7 +348,10 @@ test('header sections over 8 KiB: 431 and closed, never buffered; a section just
     await sleep(10);
   }
   await stream.waitClosed(2_000);
-  assert.deepEqual(stream.responses().map((r) => r.status), [431]);
+  assert.deepEqual(
+    stream.responses().map((r) => r.status),
+    [431],
+  );
   assert.ok(sent <= limit + 8 * 512, `cut off after ${sent} bytes`);
 
   // 50 clients at once, each pushing 1 MiB of one header: llhttp counts, it never keeps more than the limit.
@@ -346,11 +376,18 @@ test('very long request targets: 431 (Node counts the request line against maxHe
   for (const size of [100_000, 1_000_000]) assertRefused(await target.exchange(request(`/ready?${'a'.repeat(size)}`)), `${size}-byte target`);
   assertRefused(await target.exchange(request(`/${'r'.repeat(100_000)}`)), 'a 100 KB path');
   const over = await target.exchange(request(`/ready?${'a'.repeat(SERVER_LIMITS.maxHeaderSize)}`));
-  assert.deepEqual(over.responses.map((r) => r.status), [431], 'a target just over the limit');
+  assert.deepEqual(
+    over.responses.map((r) => r.status),
+    [431],
+    'a target just over the limit',
+  );
   assert.ok(over.closed);
   // A long query string under the limit is simply ignored by the router.
   const fits = await target.exchange(request(`/ready?${'a'.repeat(7_000)}`), { responses: 1 });
-  assert.deepEqual(fits.responses.map((r) => r.status), [200]);
+  assert.deepEqual(
+    fits.responses.map((r) => r.status),
+    [200],
+  );
 
   const samples = await bystander.stop('long URLs');
   target.assertUp();
@@ -399,10 +436,18 @@ test('slowloris: trickled or silent header sections are dropped with 408 after h
     // writes its 408 after the complete 200 (surprising, but the 200 was whole and the client is gone anyway).
     ['a trickled body', body, [200, 408], SERVER_LIMITS.requestTimeoutMs, requestDeadline],
   ] as const) {
-    for (const connection of connections) assert.deepEqual(connection.responses().map((r) => r.status), statuses, `${name}: ${JSON.stringify(connection.received().slice(-200))}`);
+    for (const connection of connections)
+      assert.deepEqual(
+        connection.responses().map((r) => r.status),
+        statuses,
+        `${name}: ${JSON.stringify(connection.received().slice(-200))}`,
+      );
     const times = lifetimes(connections);
     // The deadline counts from when Node accepted the socket, a moment before our 'connect' event.
-    assert.ok(Math.min(...times) >= from - 100 && Math.max(...times) <= to, `${name}: dropped after ${Math.min(...times)}..${Math.max(...times)} ms, expected ${from}..${to}`);
+    assert.ok(
+      Math.min(...times) >= from - 100 && Math.max(...times) <= to,
+      `${name}: dropped after ${Math.min(...times)}..${Math.max(...times)} ms, expected ${from}..${to}`,
+    );
     t.diagnostic(`${name}: dropped after ${Math.min(...times)}..${Math.max(...times)} ms`);
   }
 
@@ -423,12 +468,16 @@ test('500 idle keep-alive connections, twice: a fresh client is served meanwhile
   const report: string[] = [];
 
   for (let round = 1; round <= 2; round += 1) {
-    const idle = await inBatches(Array.from({ length: count }, (_, i) => i), 100, async () => {
-      const connection = await target.connect();
-      connection.write(request('/health'));
-      await connection.waitResponses(1, 5_000);
-      return connection;
-    });
+    const idle = await inBatches(
+      Array.from({ length: count }, (_, i) => i),
+      100,
+      async () => {
+        const connection = await target.connect();
+        connection.write(request('/health'));
+        await connection.waitResponses(1, 5_000);
+        return connection;
+      },
+    );
     const answeredAt = performance.now();
     const heldFds = target.fds();
     const openRss = target.rssKiB();
@@ -450,9 +499,14 @@ test('500 idle keep-alive connections, twice: a fresh client is served meanwhile
     await Promise.all(idle.map((connection) => connection.waitClosed(deadline + 1_000)));
     const closedAfter = idle.map((connection) => connection.closedAt()! - answeredAt);
     assert.ok(Math.max(...closedAfter) <= deadline, `the last one closed ${Math.round(Math.max(...closedAfter))} ms after the answers`);
-    assert.ok(idle.every((connection) => connection.error() === undefined), 'closed with a FIN, not reset');
+    assert.ok(
+      idle.every((connection) => connection.error() === undefined),
+      'closed with a FIN, not reset',
+    );
     await target.fdsBackTo(fds);
-    report.push(`round ${round}: open ${heldFds} fds, RSS ${openRss} KiB; closed ${Math.round(Math.min(...closedAfter))}..${Math.round(Math.max(...closedAfter))} ms after the answers; then ${target.fds()} fds, RSS ${target.rssKiB()} KiB`);
+    report.push(
+      `round ${round}: open ${heldFds} fds, RSS ${openRss} KiB; closed ${Math.round(Math.min(...closedAfter))}..${Math.round(Math.max(...closedAfter))} ms after the answers; then ${target.fds()} fds, RSS ${target.rssKiB()} KiB`,
+    );
   }
 
   const samples = await bystander.stop('500 idle keep-alive connections');
@@ -480,7 +534,11 @@ test('bodies on GET are read and dropped: the connection stays usable for the ne
     connection.write(first + request('/health'));
     const expected = name.includes('100-continue') ? [100, 200, 200] : [200, 200];
     const responses = await connection.waitResponses(expected.length, 2_000);
-    assert.deepEqual(responses.map((r) => r.status), expected, name);
+    assert.deepEqual(
+      responses.map((r) => r.status),
+      expected,
+      name,
+    );
     assert.equal(responses.at(-1)!.body, '{"status":"ok"}', name);
     // Still open: a further request on the same connection is answered (a closed one would time out here).
     connection.write(request('/health'));
@@ -498,7 +556,10 @@ test('bodies on GET are read and dropped: the connection stays usable for the ne
   for (let i = 0; i < bodyMiB; i += 1) big.write(mebibyte);
   big.write(request('/health'));
   const answers = await big.waitResponses(2, 10_000);
-  assert.deepEqual(answers.map((r) => r.status), [200, 200]);
+  assert.deepEqual(
+    answers.map((r) => r.status),
+    [200, 200],
+  );
   big.destroy();
 
   const samples = await bystander.stop('bodies on GET');
@@ -528,22 +589,40 @@ test('methods: known but unsupported ones get 405 with Allow and keep the connec
   }
   // The router looks the path up first: an unknown path is a 404 whatever the method.
   const unknownPath = await target.exchange(request('/nope', 'DELETE'), { responses: 1 });
-  assert.deepEqual(unknownPath.responses.map((r) => r.status), [404]);
+  assert.deepEqual(
+    unknownPath.responses.map((r) => r.status),
+    [404],
+  );
 
   const head = await target.exchange(request('/ready', 'HEAD') + request('/health'), { responses: 2, bodiless: new Set([0]) });
-  assert.deepEqual(head.responses.map((r) => [r.status, r.body.length]), [[200, 0], [200, 15]], 'HEAD: headers only');
+  assert.deepEqual(
+    head.responses.map((r) => [r.status, r.body.length]),
+    [
+      [200, 0],
+      [200, 15],
+    ],
+    'HEAD: headers only',
+  );
 
   // llhttp knows a fixed list of methods; anything else is not a token it accepts.
   for (const method of ['FOO', 'get', 'Get', 'G@T', 'GETT', 'GE', 'BREW', `${'A'.repeat(300)}`]) {
     const exchange = await target.exchange(request('/ready', method));
-    assert.deepEqual(exchange.responses.map((r) => r.status), [400], method);
+    assert.deepEqual(
+      exchange.responses.map((r) => r.status),
+      [400],
+      method,
+    );
     assert.ok(exchange.closed, method);
   }
 
   // Without an 'upgrade' listener Node answers an Upgrade request as a plain request.
   for (const protocol of ['websocket', 'h2c']) {
     const exchange = await target.exchange(request('/ready', 'GET', `Connection: Upgrade\r\nUpgrade: ${protocol}\r\n`), { responses: 1 });
-    assert.deepEqual(exchange.responses.map((r) => r.status), [200], protocol);
+    assert.deepEqual(
+      exchange.responses.map((r) => r.status),
+      [200],
+      protocol,
+    );
   }
 
   const samples = await bystander.stop('unknown methods');
@@ -555,7 +634,23 @@ test('methods: known but unsupported ones get 405 with Allow and keep the connec
 test('odd paths are 404s: no normalisation, no traversal, absolute-form included', async (t) => {
   const target = await startTarget(t);
   const bystander = await startBystander(t, target.port);
-  const notFound = ['/ready/../status', '/ready/..%2Fstatus', '//ready', '/ready%00', '/ready%2F..', '/ready/', '/READY', '/./ready', '/%72eady', '/ready%20', '/ready;x', '/ready#x', '*', '/', '/health/../ready'];
+  const notFound = [
+    '/ready/../status',
+    '/ready/..%2Fstatus',
+    '//ready',
+    '/ready%00',
+    '/ready%2F..',
+    '/ready/',
+    '/READY',
+    '/./ready',
+    '/%72eady',
+    '/ready%20',
+    '/ready;x',
+    '/ready#x',
+    '*',
+    '/',
+    '/health/../ready',
+  ];
   // Absolute-form, as sent to proxies: Node's req.url is the whole URL ("http://x/ready"), and the router matches
   // paths exactly, so it is a 404. RFC 9112 §3.2.2 asks servers to accept it; the probe is no proxy and no probe
   // client (kubelet, Docker, curl, Prometheus) sends it, so 404 is kept rather than trusting a client-chosen authority.
@@ -571,7 +666,11 @@ test('odd paths are 404s: no normalisation, no traversal, absolute-form included
   connection.destroy();
 
   const found = await target.exchange(request('/ready?x=../status') + request('/health?') + request('/status?a=%00'), { responses: 3 });
-  assert.deepEqual(found.responses.map((r) => r.status), [200, 200, 200], 'a query string never changes the route');
+  assert.deepEqual(
+    found.responses.map((r) => r.status),
+    [200, 200, 200],
+    'a query string never changes the route',
+  );
   assert.equal(JSON.parse(found.responses[0]!.body).message, 'System healthy');
 
   const samples = await bystander.stop('odd paths');
@@ -583,13 +682,24 @@ test('pipelined requests are answered in order, up to maxPipelinedRequests at a 
   const target = await startTarget(t);
   const bystander = await startBystander(t, target.port);
   const pipeline: [string, string, number][] = [
-    ['GET', '/ready', 200], ['GET', '/health', 200], ['GET', '/status', 200], ['GET', '/metrics', 200], ['HEAD', '/ready', 200],
-    ['GET', '/nope', 404], ['DELETE', '/ready', 405], ['HEAD', '/metrics', 200], ['GET', '/ready?x', 200], ['GET', '/health', 200],
+    ['GET', '/ready', 200],
+    ['GET', '/health', 200],
+    ['GET', '/status', 200],
+    ['GET', '/metrics', 200],
+    ['HEAD', '/ready', 200],
+    ['GET', '/nope', 404],
+    ['DELETE', '/ready', 405],
+    ['HEAD', '/metrics', 200],
+    ['GET', '/ready?x', 200],
+    ['GET', '/health', 200],
   ];
   const bodiless = new Set(pipeline.flatMap(([method], i) => (method === 'HEAD' ? [i] : [])));
   for (let repeat = 0; repeat < 3; repeat += 1) {
     const exchange = await target.exchange(pipeline.map(([method, path]) => request(path, method)).join(''), { responses: pipeline.length, bodiless });
-    assert.deepEqual(exchange.responses.map((r) => r.status), pipeline.map(([, , status]) => status));
+    assert.deepEqual(
+      exchange.responses.map((r) => r.status),
+      pipeline.map(([, , status]) => status),
+    );
     assert.match(exchange.responses[3]!.body, /^# HELP crm_events_health_status/);
     assert.equal(exchange.responses[9]!.body, '{"status":"ok"}');
   }
@@ -643,10 +753,14 @@ test('pipelining floods that never read are cut off, and their answers are not k
     flooders.push(flooder);
     flooder.write(line.repeat(2_500));
     // A client that never reads does not see the server's FIN: ask the kernel whether the server still holds it.
-    await waitFor(`flooder ${wave} cut off`, async () => {
-      peakKiB = Math.max(peakKiB, target.rssKiB());
-      return serverHolds(target.port, [flooder.socket.localPort!]).length === 0 ? true : undefined;
-    }, { timeoutMs: 3_000, intervalMs: 50 });
+    await waitFor(
+      `flooder ${wave} cut off`,
+      async () => {
+        peakKiB = Math.max(peakKiB, target.rssKiB());
+        return serverHolds(target.port, [flooder.socket.localPort!]).length === 0 ? true : undefined;
+      },
+      { timeoutMs: 3_000, intervalMs: 50 },
+    );
   }
   const afterKiB = target.rssKiB();
   t.diagnostic(`${waves} pipelining flooders, one after another, all cut off; RSS ${rss} KiB, peak ${peakKiB}, after ${afterKiB}`);
@@ -714,5 +828,7 @@ test('a client that stops reading: an unread answer ends with keepAliveTimeout, 
   await target.fdsBackTo(fds);
   const grownKiB = target.rssKiB() - rss;
   assert.ok(grownKiB < 16 * MiB, `RSS grew ${grownKiB} KiB`);
-  t.diagnostic(`stuck: ${queued} bytes queued in the kernel after ${batches} batches of 8, dropped ${Math.round(stuckFor)} ms after the client went quiet; bystander ${slowest(samples)}; RSS ${rss} -> ${rss + grownKiB} KiB`);
+  t.diagnostic(
+    `stuck: ${queued} bytes queued in the kernel after ${batches} batches of 8, dropped ${Math.round(stuckFor)} ms after the client went quiet; bystander ${slowest(samples)}; RSS ${rss} -> ${rss + grownKiB} KiB`,
+  );
 });

@@ -6,13 +6,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startFakePrometheus, type FakeHandler } from '../helpers/fake-prometheus.js';
+import { type FakeHandler, startFakePrometheus } from '../helpers/fake-prometheus.js';
 import { httpRequest } from '../helpers/http.js';
 import { startProbe } from '../helpers/process.js';
 import { freePort, waitFor } from '../helpers/wait.js';
 
 /** What the request carried that identifies the caller, quoted back in the answer. */
-const echoed = (req: Parameters<FakeHandler>[1]): string => `auth=${req.headers.authorization ?? ''} key=${req.headers['x-api-key'] ?? ''} tenant=${req.headers['x-scope-orgid'] ?? ''}`;
+const echoed = (req: Parameters<FakeHandler>[1]): string =>
+  `auth=${req.headers.authorization ?? ''} key=${req.headers['x-api-key'] ?? ''} tenant=${req.headers['x-scope-orgid'] ?? ''}`;
 
 const MODES: Record<string, FakeHandler> = {
   healthy: (query, _req, res) => {
@@ -22,7 +23,9 @@ const MODES: Record<string, FakeHandler> = {
   },
   warnings: (_query, req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ status: 'success', warnings: [`partial response; ${echoed(req)}`], data: { resultType: 'vector', result: [{ metric: {}, value: [0, '3'] }] } }));
+    res.end(
+      JSON.stringify({ status: 'success', warnings: [`partial response; ${echoed(req)}`], data: { resultType: 'vector', result: [{ metric: {}, value: [0, '3'] }] } }),
+    );
   },
   apiError: (_query, req, res) => {
     res.writeHead(400, { 'content-type': 'application/json' });
@@ -60,7 +63,12 @@ test('no password, token, header value or URL userinfo in logs, /status, /metric
     },
     {
       name: 'a password file and a tenant',
-      env: { PROMETHEUS_URL: prometheus.url, PROMETHEUS_USERNAME: 'probe', PROMETHEUS_PASSWORD_FILE: join(dir, 'password'), PROMETHEUS_HEADERS: 'X-Scope-OrgID=tenant-5d2c' },
+      env: {
+        PROMETHEUS_URL: prometheus.url,
+        PROMETHEUS_USERNAME: 'probe',
+        PROMETHEUS_PASSWORD_FILE: join(dir, 'password'),
+        PROMETHEUS_HEADERS: 'X-Scope-OrgID=tenant-5d2c',
+      },
       secrets: ['pw-b81d55ce90', 'tenant-5d2c', Buffer.from('probe:pw-b81d55ce90').toString('base64')],
     },
     {
@@ -79,7 +87,8 @@ test('no password, token, header value or URL userinfo in logs, /status, /metric
     }),
   );
 
-  const evaluations = async (port: number): Promise<number> => (JSON.parse((await httpRequest(port, '/status')).body) as { evaluation: { count: number } }).evaluation.count;
+  const evaluations = async (port: number): Promise<number> =>
+    (JSON.parse((await httpRequest(port, '/status')).body) as { evaluation: { count: number } }).evaluation.count;
   for (const [mode, handler] of Object.entries(MODES)) {
     prometheus.handle = handler;
     for (const probe of probes) {

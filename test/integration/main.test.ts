@@ -19,7 +19,20 @@ test('--version matches package.json; --help lists every variable', async () => 
   assert.equal(version.stdout(), `${pkg.version}\n`);
   const help = startProbe(['--help'], {});
   assert.equal(await help.exited, 0);
-  for (const name of ['PROMETHEUS_URL', 'KAFKA_GROUP', 'SKEW_THRESHOLD', 'MIN_CONSUMERS', 'PORT', 'HOST', 'CHECK_INTERVAL', 'QUERY_TIMEOUT', 'STALE_AFTER', 'SKEW_FOR', 'ON_PROMETHEUS_ERROR', 'healthcheck']) {
+  for (const name of [
+    'PROMETHEUS_URL',
+    'KAFKA_GROUP',
+    'SKEW_THRESHOLD',
+    'MIN_CONSUMERS',
+    'PORT',
+    'HOST',
+    'CHECK_INTERVAL',
+    'QUERY_TIMEOUT',
+    'STALE_AFTER',
+    'SKEW_FOR',
+    'ON_PROMETHEUS_ERROR',
+    'healthcheck',
+  ]) {
     assert.match(help.stdout(), new RegExp(name));
   }
   const unknown = startProbe(['serve-please'], {});
@@ -46,10 +59,13 @@ test('bad configuration: exit 2 before listening, one line per bad variable, sec
   });
   assert.equal(await probe.exited, 2);
   const lines = probe.stderr().trim().split('\n');
-  assert.deepEqual(
-    lines.map((line) => /^invalid configuration: ([A-Z_]+)=/.exec(line)?.[1]).sort(),
-    ['MIN_CONSUMERS', 'ON_PROMETHEUS_ERROR', 'PROMETHEUS_URL', 'QUERY_TIMEOUT', 'SKEW_THRESHOLD'],
-  );
+  assert.deepEqual(lines.map((line) => /^invalid configuration: ([A-Z_]+)=/.exec(line)?.[1]).sort(), [
+    'MIN_CONSUMERS',
+    'ON_PROMETHEUS_ERROR',
+    'PROMETHEUS_URL',
+    'QUERY_TIMEOUT',
+    'SKEW_THRESHOLD',
+  ]);
   assert.match(probe.stderr(), /SKEW_THRESHOLD="NaN": expected a number >= 1/);
   assert.doesNotMatch(probe.stderr() + probe.stdout(), /s3cret/);
   assert.equal(probe.logs().length, 0, 'nothing was started');
@@ -73,8 +89,14 @@ test('each configuration rule stops the compiled probe with exit 2 before it lis
     cases.map(async ([rule, env]) => {
       const probe = startProbe([], { PORT: String(port), HOST: '127.0.0.1', ...env });
       assert.equal(await probe.exited, 2, rule);
-      const named = probe.stderr().trim().split('\n').map((line) => /^invalid configuration: ([A-Z_]+)=/.exec(line)?.[1]);
-      const expected = Object.keys(env).filter((name) => name !== 'PORT' || rule.includes('port')).filter((name) => name !== 'CHECK_INTERVAL' || rule.includes('zero'));
+      const named = probe
+        .stderr()
+        .trim()
+        .split('\n')
+        .map((line) => /^invalid configuration: ([A-Z_]+)=/.exec(line)?.[1]);
+      const expected = Object.keys(env)
+        .filter((name) => name !== 'PORT' || rule.includes('port'))
+        .filter((name) => name !== 'CHECK_INTERVAL' || rule.includes('zero'));
       assert.deepEqual(named, expected, `${rule}: ${probe.stderr()}`);
       assert.equal(probe.logs().length, 0, `${rule}: nothing started`);
     }),
@@ -106,7 +128,7 @@ test('serves all four endpoints against Prometheus, then SIGTERM: /ready 503 whi
   assert.ok(probe.logs().some((line) => line.event === 'shutdown_complete'));
 });
 
-test('probe requests never reach Prometheus: the query rate is the check interval\'s alone', async (t) => {
+test("probe requests never reach Prometheus: the query rate is the check interval's alone", async (t) => {
   const prometheus = await startFakePrometheus(vectorAnswer((query) => (query.includes('skew') ? '1.5' : '3')));
   t.after(() => prometheus.close());
   const port = await freePort();

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { Agent } from 'undici';
 import { PrometheusError } from '../../src/core/errors.js';
 import { createPrometheusClient, type PrometheusClient, type PrometheusClientOptions } from '../../src/prometheus/client.js';
-import { startFakePrometheus, type FakePrometheus } from '../helpers/fake-prometheus.js';
+import { type FakePrometheus, startFakePrometheus } from '../helpers/fake-prometheus.js';
 import { freePort, waitFor } from '../helpers/wait.js';
 
 // Timing tests use a small deadline; the slack absorbs a loaded CI machine, not undici's own timers.
@@ -86,7 +86,7 @@ test('two queries reuse one keep-alive connection', async (t) => {
   assert.equal(fake.connections, 1);
 });
 
-test('keepAliveMs keeps the connection across a pause longer than undici\'s 4 s default', async (t) => {
+test("keepAliveMs keeps the connection across a pause longer than undici's 4 s default", async (t) => {
   // Go's net/http (Prometheus) sends no Keep-Alive hint, so without keepAliveMs a connection idle for 4 s
   // is dropped and every CHECK_INTERVAL tick would open a new one.
   const fake = await fakePrometheus(t, answer(200, VECTOR_BODY));

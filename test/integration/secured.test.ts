@@ -6,11 +6,11 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startFakePrometheus, vectorAnswer } from '../helpers/fake-prometheus.js';
 import { httpRequest } from '../helpers/http.js';
-import { startProbe, type Probe } from '../helpers/process.js';
+import { type Probe, startProbe } from '../helpers/process.js';
 import { requireBinary, startExporter, startPrometheus } from '../helpers/real-prometheus.js';
 import { freePort, waitFor } from '../helpers/wait.js';
 
@@ -34,7 +34,10 @@ function makePki(t: TestContext): Record<'dir' | 'ca' | 'serverCert' | 'serverKe
   openssl('req', '-x509', ...ec, '-keyout', 'other.key', '-out', 'other.crt', '-days', '2', '-subj', '/CN=unrelated CA');
   writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
-  for (const [name, ext] of [['server', 'server.ext'], ['client', 'client.ext']] as const) {
+  for (const [name, ext] of [
+    ['server', 'server.ext'],
+    ['client', 'client.ext'],
+  ] as const) {
     openssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
     openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', ext);
   }
@@ -105,7 +108,11 @@ test('TLS with a private CA, client certificates and basic auth, against the rea
   const cases: { name: string; env: Record<string, string>; expect: string | null }[] = [
     { name: 'right credentials', env: secure, expect: null },
     { name: 'wrong password', env: { ...secure, PROMETHEUS_PASSWORD_FILE: wrongPasswordFile }, expect: 'PROM_AUTH' },
-    { name: 'password in the URL', env: { ...secure, PROMETHEUS_USERNAME: '', PROMETHEUS_PASSWORD_FILE: '', PROMETHEUS_URL: `https://probe:${PASSWORD}@127.0.0.1:${prometheus.port}` }, expect: null },
+    {
+      name: 'password in the URL',
+      env: { ...secure, PROMETHEUS_USERNAME: '', PROMETHEUS_PASSWORD_FILE: '', PROMETHEUS_URL: `https://probe:${PASSWORD}@127.0.0.1:${prometheus.port}` },
+      expect: null,
+    },
     { name: 'wrong CA', env: { ...secure, PROMETHEUS_CA_FILE: pki.otherCa }, expect: 'PROM_TLS' },
     { name: 'system CAs only', env: { ...secure, PROMETHEUS_CA_FILE: '' }, expect: 'PROM_TLS' },
     // TLS 1.3 refuses a missing client certificate after the handshake: Node only sees the socket close.
@@ -137,7 +144,10 @@ test('TLS with a private CA, client certificates and basic auth, against the rea
       }
       if (expect === 'PROM_NETWORK') assert.match(status.prometheus.last_error!.message, /client certificate/);
       if (env.PROMETHEUS_TLS_INSECURE_SKIP_VERIFY === 'true') {
-        assert.ok(probe.logs().some((line) => line.event === 'tls_verification_disabled'), 'skipping verification is logged loudly');
+        assert.ok(
+          probe.logs().some((line) => line.event === 'tls_verification_disabled'),
+          'skipping verification is logged loudly',
+        );
       }
       const shown = await everythingShown(probe, port);
       for (const secret of [PASSWORD, 'tenant-secret-id', Buffer.from(`probe:${PASSWORD}`).toString('base64')]) {
@@ -168,11 +178,15 @@ test('SIGHUP re-reads the TLS files: a replaced CA is trusted; a CA file that do
   copyFileSync(pki.ca, caFile);
   probe.child.kill('SIGHUP');
   await probe.waitForLog('reloaded');
-  await waitFor('Prometheus reached after the reload', async (seen) => {
-    const status = await statusOf(port);
-    seen(status.prometheus);
-    return status.prometheus.reachable === true ? true : undefined;
-  }, { timeoutMs: 15_000 });
+  await waitFor(
+    'Prometheus reached after the reload',
+    async (seen) => {
+      const status = await statusOf(port);
+      seen(status.prometheus);
+      return status.prometheus.reachable === true ? true : undefined;
+    },
+    { timeoutMs: 15_000 },
+  );
 
   // Half-written PEM: refused, the working client stays.
   writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
 import type { AddressInfo } from 'node:net';
+import { type TestContext, test } from 'node:test';
 import { type Environment, loadConfig } from '../../src/config/load.js';
 import type { QueryResult, Sample } from '../../src/core/envelope.js';
 import { type Config, configuredChecks } from '../../src/core/settings.js';
@@ -229,7 +229,12 @@ test('/ready?verbose writes /readyz lines; /ready/NAME and ?exclude= select chec
   const excluded = await httpRequest(port, '/ready?verbose&exclude=consumer_count');
   assert.equal(excluded.status, 200);
   assert.equal(excluded.body, '[+]skew_ratio ok\n[+]consumer_count excluded: ok\nready check passed\n');
-  assert.deepEqual((await getJson(port, '/ready?exclude=consumer_count')).json, { healthy: true, message: 'System healthy', verdict: 'pass', checks: { skew_ratio: 'pass' } });
+  assert.deepEqual((await getJson(port, '/ready?exclude=consumer_count')).json, {
+    healthy: true,
+    message: 'System healthy',
+    verdict: 'pass',
+    checks: { skew_ratio: 'pass' },
+  });
 
   const one = await getJson(port, '/ready/skew_ratio');
   assert.deepEqual([one.status, one.json.checks], [200, { skew_ratio: 'pass' }]);
@@ -290,7 +295,10 @@ test('DRY_RUN: /ready answers 200 with the verdict it would give; /metrics says 
     dry_run: true,
     would_be_status_code: 500,
   });
-  assert.equal((await httpRequest(port, '/ready?verbose')).body, '[-]skew_ratio failed: Hot-key skew high: 5.5x (topic=t)\n[+]consumer_count ok\nready check failed (DRY_RUN: answering 200 instead of 500)\n');
+  assert.equal(
+    (await httpRequest(port, '/ready?verbose')).body,
+    '[-]skew_ratio failed: Hot-key skew high: 5.5x (topic=t)\n[+]consumer_count ok\nready check failed (DRY_RUN: answering 200 instead of 500)\n',
+  );
   const metrics = (await httpRequest(port, '/metrics')).body;
   assert.match(metrics, /^crm_events_health_status\{consumergroup="crm-events-sse"\} 0$/m);
   assert.match(metrics, /^crm_events_health_dry_run 1$/m);
@@ -317,6 +325,9 @@ test('a draining skew breach passes /ready and says so; the trend is asked only 
   assert.deepEqual([skew.drain.falling, skew.drain.grace], [true, '5m']);
 
   const healthy: string[] = [];
-  await probeAnswering(t, {}, (promql) => (healthy.push(promql), promql.includes('skew') ? [1.5] : [3]));
+  await probeAnswering(t, {}, (promql) => {
+    healthy.push(promql);
+    return promql.includes('skew') ? [1.5] : [3];
+  });
   assert.equal(healthy.length, 2, 'no trend query while skew is below the threshold');
 });

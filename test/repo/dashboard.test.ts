@@ -7,16 +7,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import test from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { requireBinary } from '../helpers/real-prometheus.js';
 
 const DASHBOARD = fileURLToPath(new URL('../../monitoring/grafana/dashboards/crm-events-health.json', import.meta.url));
 const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
 const METRICS_SOURCE = fileURLToPath(new URL('../../src/core/exposition.ts', import.meta.url));
-const DATASOURCE_PROVISIONING = fileURLToPath(
-  new URL('../../monitoring/grafana/provisioning/datasources/prometheus.yaml', import.meta.url),
-);
+const DATASOURCE_PROVISIONING = fileURLToPath(new URL('../../monitoring/grafana/provisioning/datasources/prometheus.yaml', import.meta.url));
 
 /** What the probe exports (README.md, "/metrics"), by metric family and type. */
 const PROBE_FAMILIES: Readonly<Record<string, 'gauge' | 'counter' | 'histogram'>> = {
@@ -54,12 +52,7 @@ const PROBE_WITHOUT_GROUP = new Set([
   'crm_events_health_fleet_seen',
 ]);
 /** danielqsj/kafka_exporter's consumer-group series (the recording rules' inputs; https://github.com/danielqsj/kafka_exporter). */
-const KAFKA_EXPORTER = [
-  'kafka_consumergroup_lag',
-  'kafka_consumergroup_lag_sum',
-  'kafka_consumergroup_current_offset',
-  'kafka_consumergroup_members',
-];
+const KAFKA_EXPORTER = ['kafka_consumergroup_lag', 'kafka_consumergroup_lag_sum', 'kafka_consumergroup_current_offset', 'kafka_consumergroup_members'];
 
 /** Series names a family exposes: a histogram's samples are _bucket, _sum and _count. */
 function seriesNames(family: string, type: string): string[] {
@@ -71,9 +64,7 @@ function recordedNames(): string[] {
   return [...text.matchAll(/^\s*-\s*record:\s*([A-Za-z_:][A-Za-z0-9_:]*)\s*$/gm)].map((match) => match[1]!);
 }
 
-const PROMQL_KEYWORDS = new Set([
-  'and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'inf', 'nan',
-]);
+const PROMQL_KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'inf', 'nan']);
 
 /**
  * The metric names a PromQL expression selects. Not a parser, but enough for what dashboards hold: strings, label
@@ -150,16 +141,10 @@ function variableExprs(): string[] {
 test('metricNamesIn finds the metrics and nothing else', () => {
   const cases: ReadonlyArray<[string, string[]]> = [
     ['crm_events_health_status{consumergroup="$group"}', ['crm_events_health_status']],
-    [
-      'histogram_quantile(0.99, sum by (le, check) (rate(x_seconds_bucket{consumergroup="$group"}[$__rate_interval])))',
-      ['x_seconds_bucket'],
-    ],
+    ['histogram_quantile(0.99, sum by (le, check) (rate(x_seconds_bucket{consumergroup="$group"}[$__rate_interval])))', ['x_seconds_bucket']],
     ['time() - max(last_ts{a="b"})', ['last_ts']],
     ['max by (topic, partition) (kafka_consumergroup_lag{g="x"} >= 0)', ['kafka_consumergroup_lag']],
-    ['kafka:group_skew_ratio > 4 and on (consumergroup) kafka:group_consumer_count < 2', [
-      'kafka:group_skew_ratio',
-      'kafka:group_consumer_count',
-    ]],
+    ['kafka:group_skew_ratio > 4 and on (consumergroup) kafka:group_consumer_count < 2', ['kafka:group_skew_ratio', 'kafka:group_consumer_count']],
     ['sum(rate(a_total[5m] offset 1h)) / sum(b) * 1e3 or vector(0)', ['a_total', 'b']],
     ['count by (version, nodejs) (build_info)', ['build_info']],
     ['x{label="has } brace and ( paren"} unless y', ['x', 'y']],
@@ -177,9 +162,7 @@ test('the dashboard parses and has an identity', () => {
 
 test('the list of probe metrics here is what src/core/exposition.ts writes', () => {
   const source = readFileSync(METRICS_SOURCE, 'utf8');
-  const written = new Map(
-    [...source.matchAll(/family\(\s*'([a-z_:]+)',\s*'(gauge|counter|histogram)'/g)].map((m) => [m[1]!, m[2]!]),
-  );
+  const written = new Map([...source.matchAll(/family\(\s*'([a-z_:]+)',\s*'(gauge|counter|histogram)'/g)].map((m) => [m[1]!, m[2]!]));
   // The seed's two gauges are created in a loop from a table of names.
   for (const m of source.matchAll(/\['[a-z_]+', '(crm_events_health_[a-z_]+)', '/g)) written.set(m[1]!, 'gauge');
   assert.deepEqual(Object.fromEntries([...written].sort()), Object.fromEntries(Object.entries(PROBE_FAMILIES).sort()));
@@ -188,11 +171,7 @@ test('the list of probe metrics here is what src/core/exposition.ts writes', () 
 test('every metric the dashboard queries is produced by the probe, the rules or kafka_exporter', () => {
   const recorded = recordedNames();
   assert.deepEqual([...recorded].sort(), ['kafka:group_consumer_count', 'kafka:group_max_lag', 'kafka:group_skew_ratio']);
-  const known = new Set([
-    ...Object.entries(PROBE_FAMILIES).flatMap(([family, type]) => seriesNames(family, type)),
-    ...recorded,
-    ...KAFKA_EXPORTER,
-  ]);
+  const known = new Set([...Object.entries(PROBE_FAMILIES).flatMap(([family, type]) => seriesNames(family, type)), ...recorded, ...KAFKA_EXPORTER]);
   const unknown: string[] = [];
   let named = 0;
   for (const expr of [...exprs, ...variableExprs()]) {
@@ -211,8 +190,7 @@ test('promtool parses every expression of the dashboard', (t) => {
   const promtool = requireBinary(t, 'promtool');
   if (promtool === undefined) return;
   // Grafana's variables as Prometheus would receive them; each expression as a recording rule (JSON is YAML).
-  const concrete = (expr: string): string =>
-    expr.replace(/\$__rate_interval|\$\{__rate_interval\}/g, '1m').replace(/\$\{?group\}?/g, 'crm-events-sse');
+  const concrete = (expr: string): string => expr.replace(/\$__rate_interval|\$\{__rate_interval\}/g, '1m').replace(/\$\{?group\}?/g, 'crm-events-sse');
   const rules = [...exprs, ...variableExprs()].map((expr, index) => ({ record: `dashboard:expr_${index}`, expr: concrete(expr) }));
   const dir = mkdtempSync(join(tmpdir(), 'dashboard-promql-'));
   try {
@@ -237,19 +215,12 @@ test('every series of the group is filtered by the $group variable', () => {
 });
 
 test('it shows health over time, skew, consumers, check errors by code and query latency', () => {
-  const has = (predicate: (expr: string) => boolean, what: string): void =>
-    assert.ok(exprs.some(predicate), `no panel for ${what}`);
+  const has = (predicate: (expr: string) => boolean, what: string): void => assert.ok(exprs.some(predicate), `no panel for ${what}`);
   has((e) => /^crm_events_health_status\{/.test(e), 'health over time');
   has((e) => e.includes('crm_events_health_skew_ratio') || e.includes('kafka:group_skew_ratio'), 'skew');
   has((e) => e.includes('crm_events_health_consumer_count') || e.includes('kafka:group_consumer_count'), 'consumers');
-  has(
-    (e) => /sum by \(code\) \(rate\(crm_events_health_check_errors_total\{/.test(e),
-    'check errors, rate by code',
-  );
-  has(
-    (e) => /histogram_quantile\([^,]+,\s*sum by \(le[^)]*\) \(rate\(crm_events_health_query_duration_seconds_bucket\{/.test(e),
-    'query latency quantiles',
-  );
+  has((e) => /sum by \(code\) \(rate\(crm_events_health_check_errors_total\{/.test(e), 'check errors, rate by code');
+  has((e) => /histogram_quantile\([^,]+,\s*sum by \(le[^)]*\) \(rate\(crm_events_health_query_duration_seconds_bucket\{/.test(e), 'query latency quantiles');
   const timeline = panels.find((panel) => panel.targets?.some((t) => /^crm_events_health_status\{/.test(t.expr ?? '')));
   assert.ok(timeline !== undefined);
 });
@@ -260,16 +231,16 @@ test('variables are defined, and every query uses the templated data source', ()
   const datasource = dashboard.templating.list.find((variable) => variable.name === 'datasource');
   assert.equal(datasource?.type, 'datasource');
   assert.equal(datasource?.query, 'prometheus');
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's datasource variable, written as Grafana writes it
+  const DATASOURCE = '${datasource}';
   for (const panel of panels) {
     if (panel.type === 'row') continue;
-    assert.equal(panel.datasource?.uid, '${datasource}', `panel "${panel.title}"`);
+    assert.equal(panel.datasource?.uid, DATASOURCE, `panel "${panel.title}"`);
     const refIds = (panel.targets ?? []).map((target) => target.refId);
     assert.equal(new Set(refIds).size, refIds.length, `panel "${panel.title}": duplicate refId`);
-    for (const target of panel.targets ?? []) assert.equal(target.datasource?.uid, '${datasource}');
+    for (const target of panel.targets ?? []) assert.equal(target.datasource?.uid, DATASOURCE);
   }
-  const used = new Set(
-    [...JSON.stringify(dashboard.panels).matchAll(/\$\{?([A-Za-z_]\w*)/g)].map((m) => m[1]!).filter((n) => !n.startsWith('__')),
-  );
+  const used = new Set([...JSON.stringify(dashboard.panels).matchAll(/\$\{?([A-Za-z_]\w*)/g)].map((m) => m[1]!).filter((n) => !n.startsWith('__')));
   for (const name of used) assert.ok(names.has(name), `variable $${name} is used but not defined`);
   // Provisioning names the data source the variable resolves to.
   assert.match(readFileSync(DATASOURCE_PROVISIONING, 'utf8'), /type: prometheus/);
@@ -282,8 +253,7 @@ test('panels have unique ids and do not overlap on the 24-column grid', () => {
     const { x, y, w, h } = a.gridPos;
     assert.ok(x >= 0 && w > 0 && h > 0 && x + w <= 24 && y >= 0, `panel "${a.title}" gridPos`);
     for (const b of panels.slice(i + 1)) {
-      const overlap =
-        x < b.gridPos.x + b.gridPos.w && b.gridPos.x < x + w && y < b.gridPos.y + b.gridPos.h && b.gridPos.y < y + h;
+      const overlap = x < b.gridPos.x + b.gridPos.w && b.gridPos.x < x + w && y < b.gridPos.y + b.gridPos.h && b.gridPos.y < y + h;
       assert.ok(!overlap, `panels "${a.title}" and "${b.title}" overlap`);
     }
   }

@@ -12,8 +12,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import test, { type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { VARIABLES } from '../../src/config/load.js';
 import { findBinary } from '../helpers/real-prometheus.js';
 import { loadYaml, requireTool } from '../helpers/yaml.js';
@@ -76,7 +76,6 @@ const COMPOSE_INTERPOLATED = new Set(['DOCKER_GID']);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Tools
-
 
 function run(binary: string, args: readonly string[], cwd = REPO): { code: number | null; output: string } {
   const result = spawnSync(binary, args, { cwd, encoding: 'utf8', timeout: 120_000 });
@@ -142,7 +141,11 @@ function envValue(service: ComposeService, name: string): string | undefined {
 function labelValue(service: ComposeService, name: string): string | undefined {
   const labels = service.labels;
   if (labels === undefined) return undefined;
-  if (Array.isArray(labels)) return labels.map(String).find((l) => l.split('=')[0] === name)?.split('=')[1];
+  if (Array.isArray(labels))
+    return labels
+      .map(String)
+      .find((l) => l.split('=')[0] === name)
+      ?.split('=')[1];
   return (labels as Readonly<Record<string, string>>)[name];
 }
 
@@ -247,7 +250,7 @@ test('compose: depends_on waits for health, and every waited-for service has a h
   assert.deepEqual(Object.keys(compose.services[PROBE_SERVICE]?.depends_on ?? {}), ['prometheus']);
 });
 
-test('compose: the probe is built from Dockerfile.distroless and its healthcheck is the image\'s, on /health', (t) => {
+test("compose: the probe is built from Dockerfile.distroless and its healthcheck is the image's, on /health", (t) => {
   const compose = loadCompose(t);
   if (compose === undefined) return;
   const probe = compose.services[PROBE_SERVICE];
@@ -376,9 +379,7 @@ interface SchemaFile {
   readonly kinds: Readonly<Record<string, Schema>>;
   readonly definitions: Readonly<Record<string, Schema>>;
 }
-const SUPPORTED_KEYWORDS = new Set([
-  'type', 'properties', 'required', 'additionalProperties', 'items', 'enum', 'oneOf', '$ref', 'format',
-]);
+const SUPPORTED_KEYWORDS = new Set(['type', 'properties', 'required', 'additionalProperties', 'items', 'enum', 'oneOf', '$ref', 'format']);
 
 function jsonType(value: unknown): string {
   if (value === null) return 'null';
@@ -508,10 +509,7 @@ interface Manifests {
   readonly all: readonly { readonly file: string; readonly manifest: Manifest }[];
   readonly deployment: Deployment;
   readonly configMaps: ReadonlyMap<string, Manifest & { readonly data?: Readonly<Record<string, string>> }>;
-  readonly secrets: ReadonlyMap<
-    string,
-    Manifest & { readonly data?: Readonly<Record<string, string>>; readonly stringData?: Readonly<Record<string, string>> }
-  >;
+  readonly secrets: ReadonlyMap<string, Manifest & { readonly data?: Readonly<Record<string, string>>; readonly stringData?: Readonly<Record<string, string>> }>;
 }
 
 function loadManifests(t: TestContext): Manifests | undefined {
@@ -523,10 +521,11 @@ function loadManifests(t: TestContext): Manifests | undefined {
   }
   const yamlFiles = readdirSync(K8S_DIR).filter((name) => /\.ya?ml$/.test(name) && name !== 'kustomization.yaml');
   assert.deepEqual([...yamlFiles].sort(), [...kustomization.resources].sort(), 'every manifest is in the kustomization');
-  const docs = loadYaml(t, kustomization.resources.map((resource) => join(K8S_DIR, resource)))!;
-  const all = docs.flatMap((fileDocs, index) =>
-    fileDocs.map((manifest) => ({ file: kustomization.resources[index]!, manifest: manifest as Manifest })),
-  );
+  const docs = loadYaml(
+    t,
+    kustomization.resources.map((resource) => join(K8S_DIR, resource)),
+  )!;
+  const all = docs.flatMap((fileDocs, index) => fileDocs.map((manifest) => ({ file: kustomization.resources[index]!, manifest: manifest as Manifest })));
   const deployments = all.filter(({ manifest }) => manifest.kind === 'Deployment');
   assert.equal(deployments.length, 1);
   const byKind = (kind: string): Map<string, Manifest> =>
@@ -561,7 +560,16 @@ function quantity(text: string): number {
   const match = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(text);
   assert.ok(match !== null, `not a quantity: ${text}`);
   const factor: Record<string, number> = {
-    '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40,
+    '': 1,
+    m: 1e-3,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
   };
   return Number(match[1]) * factor[match[2] ?? '']!;
 }
@@ -613,6 +621,7 @@ test('the validator catches what kubeconform -strict catches', () => {
     },
   };
   assert.deepEqual(validateSchema(base, deployment, schema), []);
+  // biome-ignore lint/suspicious/noExplicitAny: each case reaches into an arbitrary path of the parsed manifest
   const broken = (mutate: (d: any) => void): string[] => {
     const copy = structuredClone(base);
     mutate(copy);
@@ -662,7 +671,10 @@ test('kubernetes: pod and containers run as 65532, read-only, without privileges
     assertPinned(c.image, c.name);
   }
   for (const image of manifests.kustomization.images ?? []) {
-    assert.ok(pod.containers.some((c) => c.image.split(':')[0] === image.name), `kustomization image ${image.name} is unused`);
+    assert.ok(
+      pod.containers.some((c) => c.image.split(':')[0] === image.name),
+      `kustomization image ${image.name} is unused`,
+    );
     assert.ok(image.newTag !== undefined && image.newTag !== 'latest', `kustomization image ${image.name}: pin newTag`);
   }
 });
@@ -714,8 +726,14 @@ test('kubernetes: Prometheus connection from the ConfigMap, the bearer token fro
   const configMap = manifests.configMaps.get(configMapNames[0]!);
   assert.ok(configMap?.data !== undefined, `ConfigMap ${configMapNames[0]} is not in the kustomization`);
   assert.ok(configMap.data.PROMETHEUS_URL !== undefined);
-  assert.ok((probe.envFrom ?? []).every((source) => source.secretRef === undefined), 'no secret as environment');
-  assert.ok((probe.env ?? []).every((e) => e.valueFrom?.secretKeyRef === undefined), 'no secret as environment');
+  assert.ok(
+    (probe.envFrom ?? []).every((source) => source.secretRef === undefined),
+    'no secret as environment',
+  );
+  assert.ok(
+    (probe.env ?? []).every((e) => e.valueFrom?.secretKeyRef === undefined),
+    'no secret as environment',
+  );
 
   const tokenFile = probe.env?.find((e) => e.name === 'PROMETHEUS_BEARER_TOKEN_FILE')?.value;
   assert.ok(tokenFile !== undefined, 'PROMETHEUS_BEARER_TOKEN_FILE is set');

@@ -16,9 +16,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import test from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
 import { loadConfig, VARIABLES } from '../../src/config/load.js';
 import { parseDuration } from '../../src/core/duration.js';
 import { PROMETHEUS_ERROR_CODES } from '../../src/core/errors.js';
@@ -38,17 +38,17 @@ const K8S_DIR = 'deploy/kubernetes';
  * here only if another program reads it.
  */
 const NOT_PROBE_VARIABLES: ReadonlyMap<string, string> = new Map([
-  ['KAFKA_BROKERS', 'the consumer\'s own setting (the seed, deploy/kubernetes/deployment.yaml)'],
-  ['KAFKA_TOPIC', 'the consumer\'s own setting (the seed, deploy/kubernetes/deployment.yaml)'],
+  ['KAFKA_BROKERS', "the consumer's own setting (the seed, deploy/kubernetes/deployment.yaml)"],
+  ['KAFKA_TOPIC', "the consumer's own setting (the seed, deploy/kubernetes/deployment.yaml)"],
   ['AUTOHEAL_CONTAINER_LABEL', 'willfarrell/autoheal (compose.yaml)'],
   ['AUTOHEAL_INTERVAL', 'willfarrell/autoheal (compose.yaml)'],
   ['AUTOHEAL_START_PERIOD', 'willfarrell/autoheal (compose.yaml)'],
   ['AUTOHEAL_DEFAULT_STOP_TIMEOUT', 'willfarrell/autoheal (compose.yaml)'],
-  ['DOCKER_GID', 'interpolated by docker compose in compose.yaml (the autoheal user\'s group)'],
-  ['CI', 'the test suite\'s switch: missing tools fail instead of skipping'],
-  ['XDG_CACHE_HOME', 'the shell\'s cache directory (docs/IMAGE.md)'],
-  ['SSL_CERT_FILE', 'OpenSSL\'s, set by the distroless base (docs/IMAGE.md)'],
-  ['NODE_EXTRA_CA_CERTS', 'Node.js\' own, in the offline build base (docs/IMAGE.md)'],
+  ['DOCKER_GID', "interpolated by docker compose in compose.yaml (the autoheal user's group)"],
+  ['CI', "the test suite's switch: missing tools fail instead of skipping"],
+  ['XDG_CACHE_HOME', "the shell's cache directory (docs/IMAGE.md)"],
+  ['SSL_CERT_FILE', "OpenSSL's, set by the distroless base (docs/IMAGE.md)"],
+  ['NODE_EXTRA_CA_CERTS', "Node.js' own, in the offline build base (docs/IMAGE.md)"],
 ]);
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -101,7 +101,13 @@ function lineOf(text: string, index: number): number {
 function docFiles(): string[] {
   const files = ['README.md'];
   const docs = join(REPO, 'docs');
-  if (existsSync(docs)) files.push(...readdirSync(docs).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`));
+  if (existsSync(docs))
+    files.push(
+      ...readdirSync(docs)
+        .filter((f) => f.endsWith('.md'))
+        .sort()
+        .map((f) => `docs/${f}`),
+    );
   const walk = (dir: string): void => {
     for (const entry of readdirSync(join(REPO, dir)).sort()) {
       const path = `${dir}/${entry}`;
@@ -240,7 +246,11 @@ const RUN_IMAGE = /\bdocker(?:-compose| compose)? run\b[^\n`|;&]*?[ \t](?:crm-ev
 /** Every way the documentation runs the probe's entry point, with its arguments. */
 export function invocations(doc: Markdown): Invocation[] {
   const found: Invocation[] = [];
-  const words = (text: string): string[] => text.split(' ').filter((w) => w !== '').map((w) => w.replace(/^\[|\]$/g, ''));
+  const words = (text: string): string[] =>
+    text
+      .split(' ')
+      .filter((w) => w !== '')
+      .map((w) => w.replace(/^\[|\]$/g, ''));
   for (const match of doc.text.matchAll(NODE_MAIN)) {
     found.push({ args: words(match[2]!), text: match[0], where: `${doc.file}:${lineOf(doc.text, match.index)}` });
   }
@@ -317,9 +327,7 @@ export function subsetProblems(part: unknown, whole: unknown, at = ''): string[]
   }
   if (isRecord(part)) {
     if (!isRecord(whole)) return [`${at || '/'}: a mapping here, ${JSON.stringify(whole)} in the file`];
-    return Object.entries(part).flatMap(([key, value]) =>
-      key in whole ? subsetProblems(value, whole[key], `${at}.${key}`) : [`${at}.${key}: not in the file`],
-    );
+    return Object.entries(part).flatMap(([key, value]) => (key in whole ? subsetProblems(value, whole[key], `${at}.${key}`) : [`${at}.${key}: not in the file`]));
   }
   return part === whole ? [] : [`${at}: ${JSON.stringify(part)} here, ${JSON.stringify(whole)} in the file`];
 }
@@ -469,7 +477,7 @@ function profiles(doc: Markdown): Map<string, Map<string, string>> {
 // ---------------------------------------------------------------------------------------------------------------
 // The tests
 
-test('the documentation set includes the operators\' pages', () => {
+test("the documentation set includes the operators' pages", () => {
   const files = docFiles();
   for (const file of [OPERATIONS, ONE_LINERS, 'README.md', 'monitoring/RUNBOOK_HOTKEY_SKEW.md']) {
     assert.ok(files.includes(file), `${file} is not among ${files.join(', ')}`);
@@ -480,13 +488,18 @@ test('every environment variable the documentation names is one the probe reads 
   const docs = loadDocs();
   const probe = new Set(Object.keys(VARIABLES));
   const others = otherNames();
-  assert.deepEqual(unknownVariables(docs, probe, others), [], 'not in VARIABLES: a typo, a removed variable, or another program\'s (NOT_PROBE_VARIABLES)');
+  assert.deepEqual(unknownVariables(docs, probe, others), [], "not in VARIABLES: a typo, a removed variable, or another program's (NOT_PROBE_VARIABLES)");
   // The allowlist stays honest: none of it shadows a probe variable, and each entry is still used somewhere.
   for (const name of NOT_PROBE_VARIABLES.keys()) assert.ok(!probe.has(name), `${name} is the probe's: remove it from NOT_PROBE_VARIABLES`);
   const used = new Set(docs.flatMap(variablesNamed).map((m) => m.name));
   for (const name of NOT_PROBE_VARIABLES.keys()) assert.ok(used.has(name), `${name} is allowlisted but no document names it`);
   // The scan sees the operators' pages: they name most of the probe's variables.
-  const named = new Set(docs.filter((d) => d.file === OPERATIONS).flatMap(variablesNamed).map((m) => m.name));
+  const named = new Set(
+    docs
+      .filter((d) => d.file === OPERATIONS)
+      .flatMap(variablesNamed)
+      .map((m) => m.name),
+  );
   for (const name of ['PROMETHEUS_URL', 'KAFKA_GROUP', 'SKEW_THRESHOLD', 'MIN_CONSUMERS', 'CHECK_INTERVAL', 'STALE_AFTER', 'SKEW_FOR', 'ON_PROMETHEUS_ERROR']) {
     assert.ok(named.has(name), `${OPERATIONS} never names ${name}: is the scan blind?`);
   }
@@ -512,7 +525,10 @@ test('every `npm run <script>` the documentation names is in package.json', () =
   const scripts = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
   const named = loadDocs().flatMap(npmScripts);
   assert.ok(named.length > 0);
-  assert.deepEqual(named.filter(({ script }) => !(script in scripts)).map(({ script, where }) => `npm run ${script} at ${where}`), []);
+  assert.deepEqual(
+    named.filter(({ script }) => !(script in scripts)).map(({ script, where }) => `npm run ${script} at ${where}`),
+    [],
+  );
 });
 
 test('every compose and Kubernetes snippet of docs/OPERATIONS.md matches the shipped file it excerpts', (t) => {
@@ -520,7 +536,9 @@ test('every compose and Kubernetes snippet of docs/OPERATIONS.md matches the shi
   const blocks = doc.fences.filter((f) => f.lang === 'yaml' || f.lang === 'yml');
   assert.ok(blocks.length >= 6, `${blocks.length} YAML blocks`);
 
-  const k8sFiles = readdirSync(join(REPO, K8S_DIR)).filter((f) => f.endsWith('.yaml')).map((f) => `${K8S_DIR}/${f}`);
+  const k8sFiles = readdirSync(join(REPO, K8S_DIR))
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => `${K8S_DIR}/${f}`);
   const shippedFiles = [COMPOSE, ...k8sFiles];
   const parsed = parseYaml(t, [...shippedFiles.map((f) => readFileSync(join(REPO, f), 'utf8')), ...blocks.map((b) => b.body)]);
   if (parsed === undefined) return;
@@ -530,7 +548,10 @@ test('every compose and Kubernetes snippet of docs/OPERATIONS.md matches the shi
     shipped.set(file, parsed[index]![0]);
   });
   const configMaps = new Set(
-    k8sFiles.map((f) => shipped.get(f)).filter((d) => isRecord(d) && d.kind === 'ConfigMap').map((d) => String((d as { metadata: { name: string } }).metadata.name)),
+    k8sFiles
+      .map((f) => shipped.get(f))
+      .filter((d) => isRecord(d) && d.kind === 'ConfigMap')
+      .map((d) => String((d as { metadata: { name: string } }).metadata.name)),
   );
   const services = new Set(Object.keys((shipped.get(COMPOSE) as { services: Record<string, unknown> }).services));
 
@@ -577,7 +598,10 @@ test('the tuning profiles are configurations the probe accepts, production is th
   // "2 × 60 / CHECK_INTERVAL" queries a minute, in the cost table's row, column by column.
   const row = doc.text.split('\n').find((line) => line.startsWith('| queries to Prometheus per minute'));
   assert.ok(row !== undefined, 'the cost table has no "queries to Prometheus per minute" row');
-  const cells = row.split('|').slice(2, -1).map((cell) => cell.trim());
+  const cells = row
+    .split('|')
+    .slice(2, -1)
+    .map((cell) => cell.trim());
   names.forEach((name, index) => {
     const seconds = parseDuration(found.get(name)!.get('CHECK_INTERVAL') ?? VARIABLES.CHECK_INTERVAL.default)! / 1000;
     assert.equal(cells[index], `2 × 60 / ${seconds} = **${(2 * 60) / seconds}**`, `${name}: queries per minute`);
@@ -588,7 +612,10 @@ test('the tuning profiles are configurations the probe accepts, production is th
   assert.ok(shippedBlock !== undefined, 'no "# The shipped values" block');
   const production = envBlock(shippedBlock.body)!;
   assert.deepEqual(production, found.get('Production'));
-  const shippedYaml = parseYaml(t, [COMPOSE, `${K8S_DIR}/configmap.yaml`].map((f) => readFileSync(join(REPO, f), 'utf8')));
+  const shippedYaml = parseYaml(
+    t,
+    [COMPOSE, `${K8S_DIR}/configmap.yaml`].map((f) => readFileSync(join(REPO, f), 'utf8')),
+  );
   if (shippedYaml === undefined) return;
   const [composeDocs, configMapDocs] = shippedYaml;
   const composeEnv = (composeDocs![0] as { services: Record<string, { environment: Record<string, unknown> }> }).services['crm-events-health']!.environment;
@@ -599,19 +626,22 @@ test('the tuning profiles are configurations the probe accepts, production is th
 });
 
 test('the checkers catch what they must (a bogus variable, command, script or snippet fails)', () => {
-  const doc = parseMarkdown('fake.md', [
-    'Set `SKEW_TRESHOLD` or `PORTS=9012`, then run `node dist/main.js chek` and `npm run nope`.',
-    '```sh',
-    'BOGUS_VARIABLE=1 /usr/local/bin/node --max-old-space-size=64 /app/dist/main.js check --yaml',
-    '```',
-    '```yaml',
-    'environment:',
-    '  QUERY_TIME_OUT: 5s',
-    '```',
-    '```dockerfile',
-    'CMD ["node", "/app/dist/main.js", "serve"]',
-    '```',
-  ].join('\n'));
+  const doc = parseMarkdown(
+    'fake.md',
+    [
+      'Set `SKEW_TRESHOLD` or `PORTS=9012`, then run `node dist/main.js chek` and `npm run nope`.',
+      '```sh',
+      'BOGUS_VARIABLE=1 /usr/local/bin/node --max-old-space-size=64 /app/dist/main.js check --yaml',
+      '```',
+      '```yaml',
+      'environment:',
+      '  QUERY_TIME_OUT: 5s',
+      '```',
+      '```dockerfile',
+      'CMD ["node", "/app/dist/main.js", "serve"]',
+      '```',
+    ].join('\n'),
+  );
   const names = variablesNamed(doc).map((m) => m.name);
   for (const bogus of ['SKEW_TRESHOLD', 'PORTS', 'BOGUS_VARIABLE', 'QUERY_TIME_OUT']) assert.ok(names.includes(bogus), `${bogus} not seen in ${names.join(', ')}`);
   const unknown = unknownVariables([doc], new Set(Object.keys(VARIABLES)), otherNames()).map((p) => p.split(' ')[0]);
@@ -624,7 +654,10 @@ test('the checkers catch what they must (a bogus variable, command, script or sn
   assert.match(problems.join('\n'), /serve is not a subcommand/);
   assert.equal(invocationProblem({ args: ['healthcheck', '/ready'], text: '', where: '' }, usage), undefined);
   assert.equal(invocationProblem({ args: [], text: '', where: '' }, usage), undefined);
-  assert.deepEqual(npmScripts(doc).map((s) => s.script), ['nope']);
+  assert.deepEqual(
+    npmScripts(doc).map((s) => s.script),
+    ['nope'],
+  );
 
   // Snippets: a changed value, a missing key and an unlisted replacement are all caught.
   const shipped = new Map<string, unknown>([
@@ -640,7 +673,23 @@ test('the checkers catch what they must (a bogus variable, command, script or sn
   assert.equal(snippetProblems(variant, { services: { probe: { image: 'p:2', healthcheck: {} } } }, shipped).length, 1);
   assert.equal(typeof parseMarker('# from compose.yaml'), 'string');
   assert.equal(typeof parseMarker('# variant of compose.yaml'), 'string');
-  const k8s = new Map<string, unknown>([['d.yaml', { spec: { template: { spec: { containers: [{ name: 'a', image: 'x:1' }, { name: 'b', image: 'y:1' }] } } } }]]);
+  const k8s = new Map<string, unknown>([
+    [
+      'd.yaml',
+      {
+        spec: {
+          template: {
+            spec: {
+              containers: [
+                { name: 'a', image: 'x:1' },
+                { name: 'b', image: 'y:1' },
+              ],
+            },
+          },
+        },
+      },
+    ],
+  ]);
   const container = parseMarker('# excerpt of d.yaml') as Marker;
   assert.deepEqual(snippetProblems(container, { spec: { template: { spec: { containers: [{ name: 'b', image: 'y:1' }] } } } }, k8s), []);
   assert.equal(snippetProblems(container, { spec: { template: { spec: { containers: [{ name: 'b', image: 'x:1' }] } } } }, k8s).length, 1);
@@ -649,6 +698,12 @@ test('the checkers catch what they must (a bogus variable, command, script or sn
   // Dockerfile: an instruction not in the file, and a consumer image copying from elsewhere.
   const dockerfile = readFileSync(join(REPO, DOCKERFILE), 'utf8');
   assert.equal(dockerfileProblems('# excerpt of Dockerfile.distroless\nUSER 0:0', dockerfile, 'p:1').length, 1);
-  assert.equal(dockerfileProblems('# consumer image: x\nCOPY --from=other:1 /app/ /opt/p/\nHEALTHCHECK CMD ["node", "/srv/dist/main.js", "check"]', dockerfile, 'p:1').length, 2);
-  assert.deepEqual(dockerfileProblems('# consumer image: x\nCOPY --from=p:1 /app/ /opt/p/\nHEALTHCHECK CMD ["node", "/opt/p/dist/main.js", "check"]', dockerfile, 'p:1'), []);
+  assert.equal(
+    dockerfileProblems('# consumer image: x\nCOPY --from=other:1 /app/ /opt/p/\nHEALTHCHECK CMD ["node", "/srv/dist/main.js", "check"]', dockerfile, 'p:1').length,
+    2,
+  );
+  assert.deepEqual(
+    dockerfileProblems('# consumer image: x\nCOPY --from=p:1 /app/ /opt/p/\nHEALTHCHECK CMD ["node", "/opt/p/dist/main.js", "check"]', dockerfile, 'p:1'),
+    [],
+  );
 });

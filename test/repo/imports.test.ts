@@ -130,7 +130,10 @@ test('no import cycle anywhere in src/', () => {
   // Every relative import resolves to a file that exists: a typo would otherwise hide an edge of the graph.
   const missing = [...graph].flatMap(([from, targets]) => targets.filter((target) => !graph.has(target)).map((target) => `${from} -> ${target}`));
   assert.deepEqual(missing, []);
-  assert.deepEqual(cyclesOf(graph).map((cycle) => cycle.join(' -> ')), []);
+  assert.deepEqual(
+    cyclesOf(graph).map((cycle) => cycle.join(' -> ')),
+    [],
+  );
 });
 
 test('the rules catch what they forbid (each run over a bad example)', () => {
@@ -151,7 +154,14 @@ test('the rules catch what they forbid (each run over a bad example)', () => {
     'imports undici (the core imports no package and nothing from node:*)',
     'imports node:tls (the core imports no package and nothing from node:*)',
   ]);
-  const impure = ['let cache = 0;', 'const SEEN = new Set<string>();', 'const OK: ReadonlySet<string> = new Set();', 'const WORD = /a/g;', 'export const t = () => Date.now();', '// process.env in a comment'].join('\n');
+  const impure = [
+    'let cache = 0;',
+    'const SEEN = new Set<string>();',
+    'const OK: ReadonlySet<string> = new Set();',
+    'const WORD = /a/g;',
+    'export const t = () => Date.now();',
+    '// process.env in a comment',
+  ].join('\n');
   assert.deepEqual(corePurityProblems(impure), [
     'uses the wall clock',
     'module-level variable: let cache = 0;',
@@ -165,5 +175,13 @@ test('the rules catch what they forbid (each run over a bad example)', () => {
     ['d', ['a']],
   ]);
   assert.deepEqual(cyclesOf(graph), [['a', 'b', 'c', 'a']]);
-  assert.deepEqual(cyclesOf(new Map([['a', ['b']], ['b', []]])), []);
+  assert.deepEqual(
+    cyclesOf(
+      new Map([
+        ['a', ['b']],
+        ['b', []],
+      ]),
+    ),
+    [],
+  );
 });

@@ -3,9 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import test, { type TestContext } from 'node:test';
-import { instantVector, requireBinary, startExporter, startPrometheus, type RealPrometheus } from '../helpers/real-prometheus.js';
+import { fileURLToPath } from 'node:url';
+import { instantVector, type RealPrometheus, requireBinary, startExporter, startPrometheus } from '../helpers/real-prometheus.js';
 import { waitFor } from '../helpers/wait.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -50,13 +50,7 @@ const TOPIC = 'aetherlink.events';
 const PARTITIONS = 8;
 
 /** Waits until `promql` returns exactly one sample equal to `expected` (or none, for 'absent'); logs how long. */
-async function settle(
-  t: TestContext,
-  prometheus: RealPrometheus,
-  what: string,
-  promql: string,
-  expected: number | 'absent',
-): Promise<void> {
+async function settle(t: TestContext, prometheus: RealPrometheus, what: string, promql: string, expected: number | 'absent'): Promise<void> {
   const since = performance.now();
   await waitFor(
     what,
@@ -77,8 +71,7 @@ test('the recording rules against a real Prometheus', { timeout: 60_000 }, async
 
   const exporter = await startExporter();
   t.after(() => exporter.close());
-  const setLags = (lags: readonly number[]): void =>
-    lags.forEach((lag, partition) => exporter.setLag(GROUP, TOPIC, partition, lag));
+  const setLags = (lags: readonly number[]): void => lags.forEach((lag, partition) => exporter.setLag(GROUP, TOPIC, partition, lag));
   setLags(Array.from({ length: PARTITIONS }, () => 10));
   exporter.setMembers(GROUP, 3);
 

@@ -7,7 +7,7 @@ import { configuredChecks } from '../../src/core/settings.js';
 const [skew, consumers] = configuredChecks(loadConfig({})) as [CheckDefinition, CheckDefinition];
 const sample = (value: number, labels: Record<string, string> = {}) => ({ value, labels });
 
-test('the seed\'s two checks, with the group escaped into their queries', () => {
+test("the seed's two checks, with the group escaped into their queries", () => {
   const checks = configuredChecks(loadConfig({ KAFKA_GROUP: 'we"ird\\group' }));
   assert.deepEqual(
     checks.map((c) => [c.name, c.query, c.comparison, c.comparison === 'range' ? null : c.threshold, c.onNoData]),
@@ -17,7 +17,10 @@ test('the seed\'s two checks, with the group escaped into their queries', () => 
     ],
   );
   // ON_NO_DATA decides for both built-in checks: missing series are evidence about the monitoring, not the group.
-  assert.deepEqual(configuredChecks(loadConfig({ ON_NO_DATA: 'fail' })).map((c) => c.onNoData), ['fail', 'fail']);
+  assert.deepEqual(
+    configuredChecks(loadConfig({ ON_NO_DATA: 'fail' })).map((c) => c.onNoData),
+    ['fail', 'fail'],
+  );
 });
 
 test('SKEW_FOR reads the window from Prometheus history', () => {
@@ -32,7 +35,13 @@ test('SKEW_FOR reads the window from Prometheus history', () => {
 test('observe judges the worst series: the highest for <=, the lowest for >=', () => {
   const many = [sample(1.5, { topic: 'a' }), sample(6.25, { topic: 'b' }), sample(2, { topic: 'c' })];
   assert.deepEqual(observe(skew, many), { state: 'fail', value: 6.25, labels: { topic: 'b' }, series: 3, breaching: [{ topic: 'b' }] });
-  assert.deepEqual(observe(consumers, [sample(3, { i: '1' }), sample(1, { i: '2' })]), { state: 'fail', value: 1, labels: { i: '2' }, series: 2, breaching: [{ i: '2' }] });
+  assert.deepEqual(observe(consumers, [sample(3, { i: '1' }), sample(1, { i: '2' })]), {
+    state: 'fail',
+    value: 1,
+    labels: { i: '2' },
+    series: 2,
+    breaching: [{ i: '2' }],
+  });
   assert.deepEqual(observe(skew, [sample(1.5, { topic: 'a' })]), { state: 'pass', value: 1.5, labels: { topic: 'a' }, series: 1 });
 });
 
@@ -53,7 +62,10 @@ test('observe: thresholds are inclusive, NaN is no data, infinities are values',
     [consumers, [Number.NEGATIVE_INFINITY, 5], 'fail', Number.NEGATIVE_INFINITY],
   ];
   for (const [check, values, state, value] of cases) {
-    const observation = observe(check, values.map((v) => sample(v)));
+    const observation = observe(
+      check,
+      values.map((v) => sample(v)),
+    );
     assert.equal(observation.state, state, `${check.name} ${values}`);
     assert.equal(observation.value, value, `${check.name} ${values}`);
   }
@@ -80,19 +92,26 @@ test('formatValue', () => {
 
 test('several groups: the seed checks per group, ids qualified by the group', () => {
   const checks = configuredChecks(loadConfig({ KAFKA_GROUP: 'orders, billing' }));
-  assert.deepEqual(checks.map((c) => [c.id, c.group]), [
-    ['orders/skew_ratio', 'orders'],
-    ['orders/consumer_count', 'orders'],
-    ['billing/skew_ratio', 'billing'],
-    ['billing/consumer_count', 'billing'],
-  ]);
+  assert.deepEqual(
+    checks.map((c) => [c.id, c.group]),
+    [
+      ['orders/skew_ratio', 'orders'],
+      ['orders/consumer_count', 'orders'],
+      ['billing/skew_ratio', 'billing'],
+      ['billing/consumer_count', 'billing'],
+    ],
+  );
   assert.equal(checks[3]!.query, 'kafka:group_consumer_count{consumergroup="billing"}');
   assert.equal(checks[2]!.drain?.query, 'deriv(kafka:group_max_lag{consumergroup="billing"}[2m])');
   for (const bad of ['a,,b', 'a,a', ' , ']) assert.throws(() => loadConfig({ KAFKA_GROUP: bad }), /KAFKA_GROUP/, bad);
 });
 
 test('bounds: strict and inclusive comparisons, ranges, and the worst series of a range', () => {
-  const bound = (b: Bound, values: number[]) => observe(b, values.map((v) => sample(v)));
+  const bound = (b: Bound, values: number[]) =>
+    observe(
+      b,
+      values.map((v) => sample(v)),
+    );
   assert.equal(bound({ comparison: '<', threshold: 4 }, [4]).state, 'fail');
   assert.equal(bound({ comparison: '<=', threshold: 4 }, [4]).state, 'pass');
   assert.equal(bound({ comparison: '>', threshold: 2 }, [2]).state, 'fail');

@@ -28,45 +28,46 @@ function problemsOf(env: Record<string, string>, fileSystem = files({})): Map<st
   assert.fail(`expected a ConfigError for ${JSON.stringify(env)}`);
 }
 
-test('defaults are the seed\'s', () => {
+test("defaults are the seed's", () => {
   const config = loadConfig({});
   const { checks, ...rest } = config;
-  assert.deepEqual(checks.map((check) => check.name), ['skew_ratio', 'consumer_count'], 'the seed\'s two checks');
   assert.deepEqual(
-    rest,
-    {
-      prometheusUrl: 'http://prometheus:9090',
-      prometheusTarget: 'http://prometheus:9090',
-      group: 'crm-events-sse',
-      groups: ['crm-events-sse'],
-      checksFile: null,
-      skewThreshold: 4,
-      minConsumers: 2,
-      host: '0.0.0.0',
-      port: 9011,
-      checkIntervalMs: 10_000,
-      queryTimeoutMs: 5_000,
-      staleAfterMs: 60_000,
-      skewForMs: 0,
-      drainGraceMs: 300_000,
-      drainWindowMs: 120_000,
-      onPrometheusError: 'pass',
-      onNoData: 'pass',
-      fleet: { maxUnready: { kind: 'count', count: 1 }, rotateMs: 300_000, label: 'pod', podName: config.fleet.podName, podNamespace: null },
-      dryRun: false,
-      shutdownDelayMs: 0,
-      connection: {
-        bearerTokenFile: null,
-        username: null,
-        passwordFile: null,
-        headers: {},
-        caFile: null,
-        certFile: null,
-        keyFile: null,
-        insecureSkipVerify: false,
-      },
-    },
+    checks.map((check) => check.name),
+    ['skew_ratio', 'consumer_count'],
+    "the seed's two checks",
   );
+  assert.deepEqual(rest, {
+    prometheusUrl: 'http://prometheus:9090',
+    prometheusTarget: 'http://prometheus:9090',
+    group: 'crm-events-sse',
+    groups: ['crm-events-sse'],
+    checksFile: null,
+    skewThreshold: 4,
+    minConsumers: 2,
+    host: '0.0.0.0',
+    port: 9011,
+    checkIntervalMs: 10_000,
+    queryTimeoutMs: 5_000,
+    staleAfterMs: 60_000,
+    skewForMs: 0,
+    drainGraceMs: 300_000,
+    drainWindowMs: 120_000,
+    onPrometheusError: 'pass',
+    onNoData: 'pass',
+    fleet: { maxUnready: { kind: 'count', count: 1 }, rotateMs: 300_000, label: 'pod', podName: config.fleet.podName, podNamespace: null },
+    dryRun: false,
+    shutdownDelayMs: 0,
+    connection: {
+      bearerTokenFile: null,
+      username: null,
+      passwordFile: null,
+      headers: {},
+      caFile: null,
+      certFile: null,
+      keyFile: null,
+      insecureSkipVerify: false,
+    },
+  });
   assert.ok(Object.isFrozen(config));
 });
 
@@ -149,10 +150,7 @@ test('every bad variable is named in one error, with its value and what was expe
     assert.fail('expected a ConfigError');
   } catch (error) {
     assert.ok(error instanceof ConfigError);
-    assert.deepEqual(
-      error.problems.map((p) => p.variable).sort(),
-      ['CHECK_INTERVAL', 'ON_PROMETHEUS_ERROR', 'PORT', 'SKEW_THRESHOLD'],
-    );
+    assert.deepEqual(error.problems.map((p) => p.variable).sort(), ['CHECK_INTERVAL', 'ON_PROMETHEUS_ERROR', 'PORT', 'SKEW_THRESHOLD']);
     for (const problem of error.problems) assert.ok(problem.expected.length > 0);
     assert.match(error.message, /PORT="99999": expected a port number/);
   }
@@ -284,7 +282,10 @@ test('the fleet limit: counts and shares, names, and turns longer than the hando
   assert.equal(loadConfig({ HOSTNAME: 'from-hostname' }).fleet.podName, 'from-hostname', 'POD_NAME unset: HOSTNAME');
   assert.equal(loadConfig({}, undefined, () => 'from-os').fleet.podName, 'from-os', 'neither: the host name');
   // A turn set shorter than the handover is refused; the default is raised instead of refusing a long interval.
-  assert.equal(expectedOf({ CHECK_INTERVAL: '1s', QUERY_TIMEOUT: '500ms', FLEET_ROTATE: '3s' }).get('FLEET_ROTATE'), 'a duration such as 500ms, 10s or 5m, at least 3 x CHECK_INTERVAL + 1s (4s)');
+  assert.equal(
+    expectedOf({ CHECK_INTERVAL: '1s', QUERY_TIMEOUT: '500ms', FLEET_ROTATE: '3s' }).get('FLEET_ROTATE'),
+    'a duration such as 500ms, 10s or 5m, at least 3 x CHECK_INTERVAL + 1s (4s)',
+  );
   assert.equal(loadConfig({ CHECK_INTERVAL: '1s', QUERY_TIMEOUT: '500ms', FLEET_ROTATE: '4s' }).fleet.rotateMs, 4_000);
   assert.equal(loadConfig({ CHECK_INTERVAL: '600s', QUERY_TIMEOUT: '5s', STALE_AFTER: '600s' }).fleet.rotateMs, 1_801_000);
   // ON_NO_DATA is a setting of the built-in checks: beside CHECKS_FILE it would do nothing.

@@ -3,8 +3,7 @@ import { describe, test } from 'node:test';
 import { parseQueryResponse, parseSampleValue, type QueryResult } from '../../src/core/envelope.js';
 import { PrometheusError } from '../../src/core/errors.js';
 
-const success = (data: unknown, extra: Record<string, unknown> = {}): string =>
-  JSON.stringify({ status: 'success', data, ...extra });
+const success = (data: unknown, extra: Record<string, unknown> = {}): string => JSON.stringify({ status: 'success', data, ...extra });
 const vector = (...result: unknown[]): string => success({ resultType: 'vector', result });
 const element = (value: unknown, metric: unknown = { job: 'x' }): unknown => ({ metric, value: [1712000000.123, value] });
 
@@ -92,10 +91,7 @@ describe('parseQueryResponse: usable answers', () => {
     },
     {
       name: 'warnings then infos, infos prefixed',
-      body: success(
-        { resultType: 'vector', result: [] },
-        { warnings: ['store eu-1 unavailable', 'partial response'], infos: ['metric might not be a counter'] },
-      ),
+      body: success({ resultType: 'vector', result: [] }, { warnings: ['store eu-1 unavailable', 'partial response'], infos: ['metric might not be a counter'] }),
       expected: {
         resultType: 'vector',
         samples: [],
@@ -125,8 +121,7 @@ describe('parseQueryResponse: usable answers', () => {
 
 describe('parseQueryResponse: failures', () => {
   const html = '<html><body><h1>502 Bad Gateway</h1><p>secret-internal-host</p></body></html>';
-  const errorEnvelope = (errorType: string, error: string): string =>
-    JSON.stringify({ status: 'error', errorType, error });
+  const errorEnvelope = (errorType: string, error: string): string => JSON.stringify({ status: 'error', errorType, error });
 
   const cases: ReadonlyArray<{
     name: string;

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { escapeLabelValue, exposition } from '../../src/core/exposition.js';
 import { empty, healthy, refused, viewAfter } from '../helpers/view.js';
 
-test('the seed\'s metrics, labelled with the group, and errors counted by code from zero', async () => {
+test("the seed's metrics, labelled with the group, and errors counted by code from zero", async () => {
   const text = exposition(await viewAfter([healthy, refused, refused], { KAFKA_GROUP: 'g"1' }));
   const group = 'consumergroup="g\\\\"1"'; // the text format's escaped quote, escaped again for RegExp
   assert.match(text, new RegExp(`^crm_events_health_status\\{${group}\\} 1$`, 'm'));

@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import {
   decideFleet,
+  type FleetSettings,
+  type FleetView,
   fleetOrder,
   fleetQuery,
   loneFleet,
   nextFleet,
   turnOf,
-  unreadyAllowance,
-  type FleetSettings,
-  type FleetView,
   type UnreadyLimit,
+  unreadyAllowance,
 } from '../../src/core/fleet.js';
 
 const MINUTE = 60_000;
@@ -53,7 +53,12 @@ test('the allowance: counts as given, shares rounded down, never below 1', () =>
 test('exactly the allowance is unready, every replica agreeing, for fleets of 1 to 12', () => {
   for (let size = 1; size <= 12; size += 1) {
     const names = Array.from({ length: size }, (_, index) => `consumer-${index}`);
-    for (const limit of [{ kind: 'count', count: 1 }, { kind: 'count', count: 2 }, { kind: 'percent', percent: 25 }, { kind: 'percent', percent: 100 }] as UnreadyLimit[]) {
+    for (const limit of [
+      { kind: 'count', count: 1 },
+      { kind: 'count', count: 2 },
+      { kind: 'percent', percent: 25 },
+      { kind: 'percent', percent: 100 },
+    ] as UnreadyLimit[]) {
       const unready = unreadyAt(seen(names), SETTLED, limit);
       assert.equal(unready.length, Math.min(size, unreadyAllowance(limit, size)), `${size} replicas, ${JSON.stringify(limit)}: ${unready.join(',')}`);
     }
@@ -160,10 +165,16 @@ test('the last fleet seen stands through an empty answer while fresh, then the r
   assert.deepEqual(nextFleet(loneFleet('a'), [], 5_000, 15 * MINUTE, 'a'), loneFleet('a'), 'never seen');
   // Series without the fleet label name nobody: not a fleet.
   assert.deepEqual(nextFleet(loneFleet('a'), [{ name: '', ownUnready: false }], 5_000, 15 * MINUTE, 'a'), loneFleet('a'));
-  const next = nextFleet(previous, [
-    { name: 'b', ownUnready: true },
-    { name: 'd', ownUnready: false },
-  ], 9_000, 15 * MINUTE, 'a');
+  const next = nextFleet(
+    previous,
+    [
+      { name: 'b', ownUnready: true },
+      { name: 'd', ownUnready: false },
+    ],
+    9_000,
+    15 * MINUTE,
+    'a',
+  );
   assert.deepEqual(next, { source: 'prometheus', replicas: ['a', 'b', 'd'], ownUnready: ['b'], seenAtMs: 9_000 }, 'a scale-in is believed at once; self is always in');
 });
 
@@ -179,7 +190,10 @@ test('the explanation says who is unready and why', () => {
   const view = seen(['a', 'b', 'c']);
   const [chosen] = unreadyAt(view, SETTLED);
   const held = ['a', 'b', 'c'].find((name) => name !== chosen)!;
-  assert.match(decideFleet(view, settings(held), SETTLED).explanation, new RegExp(`^held ready: 1 of 3 replicas may be unready for a group-wide failure; unready now: ${chosen}$`));
+  assert.match(
+    decideFleet(view, settings(held), SETTLED).explanation,
+    new RegExp(`^held ready: 1 of 3 replicas may be unready for a group-wide failure; unready now: ${chosen}$`),
+  );
   assert.match(decideFleet(view, settings(chosen!), SETTLED).explanation, /^unready: this replica's turn \(1 of 3 replicas/);
   assert.match(decideFleet(seen(['a', 'b', 'c'], [held]), settings(chosen!), SETTLED).explanation, /held ready: 1 of 3 .*1 already unready for their own reasons/);
 });

@@ -102,13 +102,22 @@ test('errors are counted by code, logged when they begin and when they end, and 
   state.answer = () => Promise.reject(new PrometheusError('PROM_NETWORK', 'refused'));
   await clock.advance(10_000);
   let snapshot = monitor.current()!;
-  assert.deepEqual(snapshot.verdict.checks.map((c) => [c.state, c.stale]), [['pass', true], ['pass', true]]);
+  assert.deepEqual(
+    snapshot.verdict.checks.map((c) => [c.state, c.stale]),
+    [
+      ['pass', true],
+      ['pass', true],
+    ],
+  );
   assert.equal(snapshot.verdict.healthy, true);
   assert.equal(snapshot.failedEvaluations, 1);
 
   await clock.advance(50_000); // six failed evaluations; the last good answer is now 60 s old
   snapshot = monitor.current()!;
-  assert.deepEqual(snapshot.verdict.checks.map((c) => c.state), ['unknown', 'unknown']);
+  assert.deepEqual(
+    snapshot.verdict.checks.map((c) => c.state),
+    ['unknown', 'unknown'],
+  );
   assert.equal(snapshot.verdict.state, 'unknown');
   assert.equal(snapshot.verdict.healthy, true, 'ON_PROMETHEUS_ERROR=pass');
   assert.equal(snapshot.stats.get('skew_ratio')!.errors.get('PROM_NETWORK'), 6);
@@ -130,7 +139,11 @@ test('errors are counted by code, logged when they begin and when they end, and 
   assert.deepEqual(events.find((e) => e.event === 'prometheus_recovered')!.fields, { failed_evaluations: 7, outage_seconds: 70 });
   assert.deepEqual(
     events.filter((e) => e.event === 'verdict_changed').map((e) => [e.fields.from, e.fields.to]),
-    [['starting', 'pass'], ['pass', 'unknown'], ['unknown', 'fail']],
+    [
+      ['starting', 'pass'],
+      ['pass', 'unknown'],
+      ['unknown', 'fail'],
+    ],
   );
 });
 
@@ -173,7 +186,10 @@ test('stop aborts the query in flight and leaves no timer behind, without counti
   await monitor.stop();
   assert.ok(state.signals.every((s) => s.aborted));
   assert.equal(updates.length, 0, 'a cancelled evaluation is not an evaluation');
-  assert.deepEqual(events.filter((e) => e.event.startsWith('prometheus')), []);
+  assert.deepEqual(
+    events.filter((e) => e.event.startsWith('prometheus')),
+    [],
+  );
   assert.equal(clock.pendingTimers(), 0);
   const queries = state.queries;
   await clock.advance(60_000);
@@ -241,7 +257,13 @@ test('replaceChecks: a check with the same id and query keeps its history, anoth
   const after = (await monitor.replaceChecks([skew, stricter]))!;
   assert.equal(state.queries, queries + 3, 'evaluated at once (skew breaches, so its trend is asked too)');
   assert.equal(after.evaluations, before.evaluations + 1);
-  assert.deepEqual(after.verdict.checks.map((c) => [c.record.check.id, c.state]), [['skew_ratio', 'fail'], ['consumer_count', 'fail']]);
+  assert.deepEqual(
+    after.verdict.checks.map((c) => [c.record.check.id, c.state]),
+    [
+      ['skew_ratio', 'fail'],
+      ['consumer_count', 'fail'],
+    ],
+  );
   assert.equal(after.stats.get('skew_ratio')!.durationCount, skewStats.durationCount + 1, 'counters carried over, not reset');
   assert.equal(before.stats.get('skew_ratio'), skewStats, 'an earlier snapshot is never changed');
   assert.equal(skewStats.durationCount, 1);
@@ -249,14 +271,21 @@ test('replaceChecks: a check with the same id and query keeps its history, anoth
   const firingSince = after.verdict.checks[0]!.record.damping.breachSinceMs;
   const withFor = { ...skew, forMs: 60_000, failMessage: 'skew {value}' } as CheckDefinition;
   const edited = (await monitor.replaceChecks([withFor, stricter]))!;
-  assert.deepEqual([edited.verdict.checks[0]!.state, edited.verdict.checks[0]!.record.damping.breachSinceMs], ['fail', firingSince], 'still firing: an edit is no new breach');
+  assert.deepEqual(
+    [edited.verdict.checks[0]!.state, edited.verdict.checks[0]!.record.damping.breachSinceMs],
+    ['fail', firingSince],
+    'still firing: an edit is no new breach',
+  );
   const moved = { ...skew, query: 'other' } as CheckDefinition;
   await clock.advance(5_000);
   const fresh = (await monitor.replaceChecks([moved]))!;
   assert.notEqual(fresh.verdict.checks[0]!.record.damping.breachSinceMs, firingSince, 'a new query is a new breach');
 
   const only = (await monitor.replaceChecks([stricter]))!;
-  assert.deepEqual(only.verdict.checks.map((c) => c.record.check.id), ['consumer_count']);
+  assert.deepEqual(
+    only.verdict.checks.map((c) => c.record.check.id),
+    ['consumer_count'],
+  );
   assert.deepEqual([...only.stats.keys()], ['consumer_count'], 'a removed check leaves /metrics');
 });
 
@@ -290,5 +319,5 @@ test('replaceChecks after stop() began evaluates nothing: no query reaches a cli
   await clock.advance(60_000);
   assert.equal(state.queries, queries, 'nothing asked after stop');
   assert.equal(clock.pendingTimers(), 0, 'and nothing left to ask later');
-  assert.equal(queries, 2, 'only the first evaluation\'s two queries');
+  assert.equal(queries, 2, "only the first evaluation's two queries");
 });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { type CheckDefinition, type CheckTemplate, instantiate, observe } from '../../src/core/checks.js';
 import { configuredChecks } from '../../src/core/settings.js';
-import { type CheckRecord, combine, judge, judgeCheck, type JudgeOptions, newRecord, recordAnswer, recordError } from '../../src/core/verdict.js';
+import { type CheckRecord, combine, type JudgeOptions, judge, judgeCheck, newRecord, recordAnswer, recordError } from '../../src/core/verdict.js';
 
 const [skew, consumers] = configuredChecks(loadConfig({})) as [CheckDefinition, CheckDefinition];
 const T = 1_000_000;
@@ -15,7 +15,10 @@ function record(check: CheckDefinition, values: number[] | null, extra: Partial<
     values === null
       ? base
       : recordAnswer(base, {
-          observation: observe(check, values.map((value) => ({ value, labels: {} }))),
+          observation: observe(
+            check,
+            values.map((value) => ({ value, labels: {} })),
+          ),
           atMs: Date.UTC(2026, 10, 26),
           atMonotonicMs: T,
           durationMs: 1,
@@ -31,20 +34,35 @@ test('healthy: every check passes', () => {
   assert.deepEqual([verdict.state, verdict.healthy, verdict.message], ['pass', true, 'System healthy']);
 });
 
-test('unhealthy: the failing checks\' messages are joined', () => {
+test("unhealthy: the failing checks' messages are joined", () => {
   const verdict = judge([record(skew, [5.2]), record(consumers, [1])], options);
   assert.deepEqual([verdict.state, verdict.healthy], ['fail', false]);
   assert.equal(verdict.message, 'Hot-key skew high: 5.2x; Too few consumers: 1 < 2');
 });
 
-test('no data follows each check\'s policy: ON_NO_DATA for the built-in two (pass by default)', () => {
+test("no data follows each check's policy: ON_NO_DATA for the built-in two (pass by default)", () => {
   const verdict = judge([record(skew, []), record(consumers, [])], options);
-  assert.deepEqual(verdict.checks.map((c) => [c.state, c.ok]), [['no_data', true], ['no_data', true]]);
+  assert.deepEqual(
+    verdict.checks.map((c) => [c.state, c.ok]),
+    [
+      ['no_data', true],
+      ['no_data', true],
+    ],
+  );
   assert.equal(verdict.healthy, true);
-  assert.match(verdict.message, /^System healthy \(No skew data for group crm-events-sse \(.*\); No consumer count for group crm-events-sse \(kafka:group_consumer_count has no series: kafka_exporter down or not scraped, the recording rules not loaded, or no consumer group of that name\)\)$/);
+  assert.match(
+    verdict.message,
+    /^System healthy \(No skew data for group crm-events-sse \(.*\); No consumer count for group crm-events-sse \(kafka:group_consumer_count has no series: kafka_exporter down or not scraped, the recording rules not loaded, or no consumer group of that name\)\)$/,
+  );
   const [strictSkew, strictConsumers] = configuredChecks(loadConfig({ ON_NO_DATA: 'fail' })) as [CheckDefinition, CheckDefinition];
   const strict = judge([record(strictSkew, [1.2]), record(strictConsumers, [])], options);
-  assert.deepEqual(strict.checks.map((c) => [c.state, c.ok]), [['pass', true], ['no_data', false]]);
+  assert.deepEqual(
+    strict.checks.map((c) => [c.state, c.ok]),
+    [
+      ['pass', true],
+      ['no_data', false],
+    ],
+  );
   assert.match(strict.message, /^No consumer count for group crm-events-sse \(kafka:group_consumer_count has no series: kafka_exporter down/);
 });
 
@@ -113,7 +131,10 @@ function after(check: CheckDefinition, answers: [atMs: number, values: number[],
   let current = newRecord(check);
   for (const [atMs, values, falling = false] of answers) {
     current = recordAnswer(current, {
-      observation: observe(check, values.map((value) => ({ value, labels: { topic: 't' } }))),
+      observation: observe(
+        check,
+        values.map((value) => ({ value, labels: { topic: 't' } })),
+      ),
       atMs,
       atMonotonicMs: atMs,
       durationMs: 1,
@@ -128,9 +149,34 @@ const state = (judged: { state: string; ok: boolean }) => `${judged.state}:${jud
 test('for: a breach fails only once it has lasted `for`; one good answer restarts the clock', () => {
   const check = custom({ forMs: 30_000 });
   assert.equal(state(after(check, [[0, [500]]])), 'pending:true');
-  assert.equal(after(check, [[0, [500]], [20_000, [500]]]).reason, 'lag 500 (pending: for 20s of 30s)');
-  assert.equal(state(after(check, [[0, [500]], [20_000, [500]], [30_000, [500]]])), 'fail:false');
-  assert.equal(state(after(check, [[0, [500]], [20_000, [50]], [40_000, [500]]])), 'pending:true', 'the breach restarted at 40 s');
+  assert.equal(
+    after(check, [
+      [0, [500]],
+      [20_000, [500]],
+    ]).reason,
+    'lag 500 (pending: for 20s of 30s)',
+  );
+  assert.equal(
+    state(
+      after(check, [
+        [0, [500]],
+        [20_000, [500]],
+        [30_000, [500]],
+      ]),
+    ),
+    'fail:false',
+  );
+  assert.equal(
+    state(
+      after(check, [
+        [0, [500]],
+        [20_000, [50]],
+        [40_000, [500]],
+      ]),
+    ),
+    'pending:true',
+    'the breach restarted at 40 s',
+  );
   const verdict = combine([after(check, [[0, [500]]])], 'pass');
   assert.deepEqual([verdict.healthy, verdict.message], [true, 'System healthy (lag 500 (pending: for 0s of 30s))']);
 });
@@ -147,22 +193,74 @@ test('keepFor: a failed check passes again only after passing for keepFor', () =
 test('drain: a falling breach passes within the grace, counted once per breach', () => {
   const check = custom({ drain: { query: 'trend', graceMs: 300_000 } });
   assert.equal(state(after(check, [[0, [500]]])), 'fail:false', 'rising: a hot key');
-  const draining = after(check, [[0, [500]], [60_000, [400], true]]);
+  const draining = after(check, [
+    [0, [500]],
+    [60_000, [400], true],
+  ]);
   assert.equal(state(draining), 'draining:true');
   assert.equal(draining.reason, 'lag 400 (draining for 0s of grace 5m)');
-  assert.equal(state(after(check, [[0, [500]], [60_000, [400], true], [120_000, [400]]])), 'fail:false', 'stopped falling');
-  assert.equal(state(after(check, [[0, [500]], [60_000, [400], true], [120_000, [400]], [180_000, [300], true]])), 'draining:true', 'falling again, inside the same grace');
-  const spent = after(check, [[0, [500]], [60_000, [400], true], [360_000, [150], true]]);
+  assert.equal(
+    state(
+      after(check, [
+        [0, [500]],
+        [60_000, [400], true],
+        [120_000, [400]],
+      ]),
+    ),
+    'fail:false',
+    'stopped falling',
+  );
+  assert.equal(
+    state(
+      after(check, [
+        [0, [500]],
+        [60_000, [400], true],
+        [120_000, [400]],
+        [180_000, [300], true],
+      ]),
+    ),
+    'draining:true',
+    'falling again, inside the same grace',
+  );
+  const spent = after(check, [
+    [0, [500]],
+    [60_000, [400], true],
+    [360_000, [150], true],
+  ]);
   assert.deepEqual([spent.state, spent.ok, spent.reason], ['fail', false, 'lag 150 (still draining after grace 5m)']);
-  assert.equal(state(after(check, [[0, [500]], [60_000, [400], true], [360_000, [50]], [400_000, [500]], [410_000, [450], true]])), 'draining:true', 'a new breach, a new grace');
-  assert.equal(state(after(custom({}), [[0, [500]], [60_000, [400], true]])), 'fail:false', 'no drain configured');
+  assert.equal(
+    state(
+      after(check, [
+        [0, [500]],
+        [60_000, [400], true],
+        [360_000, [50]],
+        [400_000, [500]],
+        [410_000, [450], true],
+      ]),
+    ),
+    'draining:true',
+    'a new breach, a new grace',
+  );
+  assert.equal(
+    state(
+      after(custom({}), [
+        [0, [500]],
+        [60_000, [400], true],
+      ]),
+    ),
+    'fail:false',
+    'no drain configured',
+  );
 });
 
-test('the unknown clause names the setting that decided: a check\'s onError, or ON_PROMETHEUS_ERROR', () => {
+test("the unknown clause names the setting that decided: a check's onError, or ON_PROMETHEUS_ERROR", () => {
   const own = judgeCheck(newRecord(custom({ onError: 'fail' })), options);
   const verdict = combine([own], 'pass');
   assert.deepEqual([verdict.healthy, verdict.message], [false, 'lag unknown: Prometheus could not be asked (no answer yet); onError=fail']);
-  assert.equal(combine([judgeCheck(newRecord(custom({})), options)], 'pass').message, 'System healthy (unverified: lag unknown: Prometheus could not be asked (no answer yet); ON_PROMETHEUS_ERROR=pass)');
+  assert.equal(
+    combine([judgeCheck(newRecord(custom({})), options)], 'pass').message,
+    'System healthy (unverified: lag unknown: Prometheus could not be asked (no answer yet); ON_PROMETHEUS_ERROR=pass)',
+  );
 });
 
 test('for and keepFor run on time: with Prometheus failing, a breach past `for` fails and a recovery past `keepFor` passes', () => {
@@ -172,30 +270,97 @@ test('for and keepFor run on time: with Prometheus failing, a breach past `for` 
   assert.equal(state(judgeCheck(failing, { ...options, nowMonotonicMs: 10_000 })), 'pending:true');
   const late = judgeCheck(failing, { ...options, nowMonotonicMs: 3_600_000 });
   assert.deepEqual([late.state, late.ok, late.reason], ['fail', false, 'lag 500 (last known)']);
-  const recovering = recordError(after(check, [[0, [500]], [40_000, [500]], [50_000, [50]]]).record, timeout, 1);
+  const recovering = recordError(
+    after(check, [
+      [0, [500]],
+      [40_000, [500]],
+      [50_000, [50]],
+    ]).record,
+    timeout,
+    1,
+  );
   assert.equal(state(judgeCheck(recovering, { ...options, nowMonotonicMs: 60_000 })), 'recovering:false');
   assert.equal(state(judgeCheck(recovering, { ...options, nowMonotonicMs: 90_000 })), 'pass:true');
 });
 
 test('a drain that ends is no failure: keepFor does not hold back the recovery of a breach /ready never failed', () => {
   const check = custom({ keepForMs: 60_000, drain: { query: 'trend', graceMs: 300_000 } });
-  assert.equal(state(after(check, [[0, [500], true], [10_000, [400], true]])), 'draining:true');
-  assert.equal(state(after(check, [[0, [500], true], [10_000, [400], true], [20_000, [50]]])), 'pass:true');
-  assert.equal(state(after(check, [[0, [500]], [10_000, [400]], [20_000, [50]]])), 'recovering:false', 'a breach that failed /ready still waits keepFor');
+  assert.equal(
+    state(
+      after(check, [
+        [0, [500], true],
+        [10_000, [400], true],
+      ]),
+    ),
+    'draining:true',
+  );
+  assert.equal(
+    state(
+      after(check, [
+        [0, [500], true],
+        [10_000, [400], true],
+        [20_000, [50]],
+      ]),
+    ),
+    'pass:true',
+  );
+  assert.equal(
+    state(
+      after(check, [
+        [0, [500]],
+        [10_000, [400]],
+        [20_000, [50]],
+      ]),
+    ),
+    'recovering:false',
+    'a breach that failed /ready still waits keepFor',
+  );
 });
 
 test('onNoData keepLast: no data stands for the last answer with data', () => {
   const check = custom({ onNoData: 'keepLast' });
-  assert.equal(state(after(check, [[0, [500]], [10_000, []]])), 'fail:false');
-  assert.equal(after(check, [[0, [500]], [10_000, []]]).reason, 'lag 500');
-  assert.equal(state(after(check, [[0, [50]], [10_000, []]])), 'pass:true');
+  assert.equal(
+    state(
+      after(check, [
+        [0, [500]],
+        [10_000, []],
+      ]),
+    ),
+    'fail:false',
+  );
+  assert.equal(
+    after(check, [
+      [0, [500]],
+      [10_000, []],
+    ]).reason,
+    'lag 500',
+  );
+  assert.equal(
+    state(
+      after(check, [
+        [0, [50]],
+        [10_000, []],
+      ]),
+    ),
+    'pass:true',
+  );
   assert.equal(state(after(check, [[0, []]])), 'no_data:true', 'nothing to keep yet');
 });
 
 test('onError: past STALE_AFTER, pass and fail decide per check, keepLast keeps the last answer however old', () => {
   const stale = (onError: CheckTemplate['onError'], values: number[], policy: 'pass' | 'fail' = 'pass') => {
     const check = custom({ onError });
-    const answered = recordAnswer(newRecord(check), { observation: observe(check, values.map((value) => ({ value, labels: {} }))), atMs: 0, atMonotonicMs: 0, durationMs: 1, warnings: [], falling: false });
+    const answered = recordAnswer(newRecord(check), {
+      observation: observe(
+        check,
+        values.map((value) => ({ value, labels: {} })),
+      ),
+      atMs: 0,
+      atMonotonicMs: 0,
+      durationMs: 1,
+      warnings: [],
+      falling: false,
+    });
     const failing = recordError(answered, timeout, 1);
     return judgeCheck(failing, { nowMonotonicMs: 3_600_000, staleAfterMs: 60_000, onPrometheusError: policy });
   };
@@ -214,5 +379,8 @@ test('several groups: reasons are led by their group; the unknown clause names c
   assert.deepEqual([verdict.healthy, verdict.message], [false, 'billing: lag 500']);
   assert.equal(combine([judged[1]!], 'pass').message, 'lag 500', 'one group: no prefix');
   const unknown = judgeCheck(newRecord(a), { ...options, onPrometheusError: 'fail' });
-  assert.equal(combine([unknown, judged[1]!], 'fail').message, 'billing: lag 500; orders/lag unknown: Prometheus could not be asked (no answer yet); ON_PROMETHEUS_ERROR=fail');
+  assert.equal(
+    combine([unknown, judged[1]!], 'fail').message,
+    'billing: lag 500; orders/lag unknown: Prometheus could not be asked (no answer yet); ON_PROMETHEUS_ERROR=fail',
+  );
 });
