@@ -7,6 +7,7 @@ import { type CheckDefinition, type Observation, observe } from './core/checks.j
 import { isDraining } from './core/drain.js';
 import type { QueryResult } from './core/envelope.js';
 import { codeOf, messageOf } from './core/errors.js';
+import { estimatesQuery, type LagEstimates, NO_ESTIMATES, parseEstimates } from './core/estimates.js';
 import { decideFleet, type FleetLearning, type FleetState, type FleetView, loneFleet, nextFleet } from './core/fleet.js';
 import {
   carryOver,
@@ -45,6 +46,8 @@ export interface MonitorOptions {
   readonly onUpdate?: (snapshot: Snapshot) => void;
   /** The fleet limit: how to learn the fleet and apply FLEET_MAX_UNREADY. Absent: no limit, as `check` alone. */
   readonly fleet?: FleetLearning;
+  /** The groups whose lag in time and churn /status shows: one query each per evaluation. Absent: none asked. */
+  readonly estimateGroups?: readonly string[];
 }
 
 export interface Monitor {
@@ -86,6 +89,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
   let fleetView: FleetView | null = options.fleet === undefined ? null : loneFleet(options.fleet.settings.self);
   let fleetAskedAtMs: number | null = null;
   let fleetTrack: FleetTrack = NO_FLEET_TRACK;
+  let estimates: ReadonlyMap<string, LagEstimates> = new Map();
   let timer: unknown;
   let running = false;
   let stopped = false;
@@ -152,13 +156,33 @@ export function createMonitor(options: MonitorOptions): Monitor {
     }
   }
 
+  // Lag in time and churn, for /status: asked beside the checks. A failed query leaves a group's estimates unknown
+  // (null), never failing anything: the checks' own errors say what is wrong with Prometheus.
+  async function askEstimates(signal: AbortSignal): Promise<ReadonlyMap<string, LagEstimates>> {
+    const groups = options.estimateGroups ?? [];
+    const answers = await Promise.all(
+      groups.map(async (group): Promise<[string, LagEstimates]> => {
+        try {
+          return [group, parseEstimates((await options.client.query(estimatesQuery(group), signal)).samples)];
+        } catch {
+          return [group, NO_ESTIMATES];
+        }
+      }),
+    );
+    return new Map(answers);
+  }
+
   async function runEvaluation(): Promise<Snapshot | null> {
     const controller = new AbortController();
     abort = controller;
     let evaluated: readonly Evaluated[];
     let fleetAnswer: Awaited<ReturnType<typeof askFleet>>;
+    let asked: ReadonlyMap<string, LagEstimates>;
     try {
-      evaluated = await Promise.all(records.map((record) => evaluateRecord(record, stats.get(record.check.id) ?? NO_STATS, controller.signal)));
+      [evaluated, asked] = await Promise.all([
+        Promise.all(records.map((record) => evaluateRecord(record, stats.get(record.check.id) ?? NO_STATS, controller.signal))),
+        askEstimates(controller.signal),
+      ]);
       fleetAnswer = controller.signal.aborted
         ? undefined
         : await askFleet(
@@ -171,6 +195,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
     // Stopped mid-flight: the queries were cancelled by us, which says nothing about Prometheus.
     if (controller.signal.aborted) return snapshot;
     records = evaluated.map((result) => result.record);
+    estimates = asked;
     stats = new Map(evaluated.map((result) => [result.record.check.id, result.stats]));
     if (fleetAnswer !== undefined && fleetView !== null && options.fleet !== undefined) {
       fleetView = nextFleet(fleetView, fleetAnswer, clock.now(), options.fleet.standsForMs, options.fleet.settings.self);
@@ -202,7 +227,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
       fleetTrack = fleetChange.track;
       for (const event of fleetChange.events) emit(event);
     }
-    snapshot = { evaluatedAtMs: nowMs, evaluations, verdict, lastSuccessMs, failedEvaluations, stats, fleet };
+    snapshot = { evaluatedAtMs: nowMs, evaluations, verdict, lastSuccessMs, failedEvaluations, stats, fleet, estimates };
     try {
       options.onUpdate?.(snapshot);
     } catch (error) {

@@ -29,6 +29,7 @@ const REPORT_ORDER = [
   'PROMETHEUS_URL',
   'KAFKA_GROUP',
   'SKEW_THRESHOLD',
+  'SKEW_MIN_LAG',
   'MIN_CONSUMERS',
   'PORT',
   'HOST',
@@ -38,6 +39,8 @@ const REPORT_ORDER = [
   'SKEW_FOR',
   'DRAIN_GRACE',
   'DRAIN_WINDOW',
+  'STALL_AFTER',
+  'MAX_LAG_SECONDS',
   'DRY_RUN',
   seedsBesideChecksFile,
   'CHECKS_FILE',
@@ -113,6 +116,9 @@ function assemble(variables: CheckedVariables, read: FilesRead, hostname: string
     skewForMs: variables.SKEW_FOR.value,
     drainGraceMs: variables.DRAIN_GRACE.value,
     drainWindowMs: variables.DRAIN_WINDOW.value,
+    skewMinLag: variables.SKEW_MIN_LAG.value,
+    stallAfterMs: variables.STALL_AFTER.value,
+    maxLagSeconds: variables.MAX_LAG_SECONDS.value,
     onPrometheusError: variables.ON_PROMETHEUS_ERROR.value,
     onNoData: variables.ON_NO_DATA.value,
     fleet: {
@@ -147,6 +153,9 @@ function checksOf(variables: AcceptedVariables, read: FilesRead): readonly Check
       drainGraceMs: variables.DRAIN_GRACE.value,
       drainWindowMs: variables.DRAIN_WINDOW.value,
       onNoData: variables.ON_NO_DATA.value,
+      skewMinLag: variables.SKEW_MIN_LAG.value,
+      stallAfterMs: variables.STALL_AFTER.value,
+      maxLagSeconds: variables.MAX_LAG_SECONDS.value,
     });
   }
   return read.checks.ok ? read.checks.value : undefined;

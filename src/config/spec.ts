@@ -99,6 +99,12 @@ export const SPEC = {
     parse: decimal('a number >= 1 (max/avg lag is never below 1)', (n) => n >= 1),
     seed: true,
   }),
+  SKEW_MIN_LAG: variable({
+    default: '100',
+    help: "skew fails only where the hottest partition's lag is also above this many messages; 0 judges the ratio alone",
+    parse: decimal('a whole number of messages >= 0', (n) => Number.isInteger(n) && n >= 0),
+    seed: true,
+  }),
   MIN_CONSUMERS: variable({
     default: '2',
     help: 'fewest acceptable consumers in the group',
@@ -159,6 +165,22 @@ export const SPEC = {
     help: "how far back the hottest partition's lag is read to tell that it is falling",
     // deriv() needs two samples in the window: less than a few seconds cannot hold two scrapes.
     parse: duration('at least 5s', (ms) => ms >= 5_000),
+    seed: true,
+  }),
+  STALL_AFTER: variable({
+    default: '5m',
+    help: "a partition is stalled when the group's committed offset has not moved this long while producers wrote to it; 0s turns the check off",
+    // changes() needs two samples in the window: less than a few scrapes cannot tell a stall from a gap.
+    parse: duration('0s to turn it off, or at least 10s', (ms) => ms === 0 || ms >= 10_000),
+    seed: true,
+  }),
+  MAX_LAG_SECONDS: variable<number | null>({
+    default: '',
+    help: 'most seconds the group may be behind its producers (lag over the production rate); unset: no such check',
+    parse: (text) => {
+      if (text.trim() === '') return accepted(null);
+      return decimal('a number of seconds above 0, or unset', (n) => n > 0)(text);
+    },
     seed: true,
   }),
   DRY_RUN: variable({

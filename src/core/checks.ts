@@ -2,7 +2,9 @@
 import { type Drain, drainQuery } from './drain.js';
 import { formatDuration } from './duration.js';
 import type { Sample } from './envelope.js';
+import { ESTIMATE_SERIES } from './estimates.js';
 import { GROUP, NAMESPACE, POD, quoteLabelValue, sustainedQuery } from './promql.js';
+import { formatPartitions, stallQuery } from './stall.js';
 import type { Labels } from './types.js';
 
 /** A bound: `<`/`<=` judge the highest series, `>`/`>=` the lowest, a range the one furthest outside it. */
@@ -31,6 +33,11 @@ export type CheckTemplate = {
   /** The unit of the value, for application/health+json's observedUnit. */
   readonly unit: string;
   readonly drain: Drain | null;
+  /**
+   * What is judged: the worst series' value (absent: the default), or `series`, how many series are above zero
+   * (stalled partitions: one series each, and a zero-valued one when none is, so that none differs from no data).
+   */
+  readonly measure?: 'series';
 } & Bound;
 
 /**
@@ -75,9 +82,15 @@ const COMMON_LABELS: ReadonlySet<string> = new Set(['__name__', 'consumergroup']
 /** A check's name: a URL path segment (/ready/NAME) and a label value, so nothing that needs escaping in either. */
 export const CHECK_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/;
 
-/** What the seed's two checks are made of: SKEW_THRESHOLD, MIN_CONSUMERS, SKEW_FOR, DRAIN_GRACE and DRAIN_WINDOW. */
+/** What the built-in checks are made of: SKEW_THRESHOLD, MIN_CONSUMERS, SKEW_FOR, DRAIN_*, SKEW_MIN_LAG, STALL_AFTER, MAX_LAG_SECONDS. */
 export interface SeedSettings {
   readonly skewThreshold: number;
+  /** SKEW_MIN_LAG: skew counts only where the hottest partition holds more than this many messages; 0: always. */
+  readonly skewMinLag: number;
+  /** STALL_AFTER: how long a committed offset may stand still while producers write; 0: no stall check. */
+  readonly stallAfterMs: number;
+  /** MAX_LAG_SECONDS: the most the group may be behind its producers; null: no such check. */
+  readonly maxLagSeconds: number | null;
   readonly minConsumers: number;
   readonly skewForMs: number;
   readonly drainGraceMs: number;
@@ -92,15 +105,16 @@ export interface SeedSettings {
  */
 const NO_DATA_CAUSES = 'kafka_exporter down or not scraped, the recording rules not loaded, or no consumer group of that name';
 
-/** The seed's two checks. */
+/** The built-in checks: the seed's two, stalled partitions (unless STALL_AFTER=0s), lag in time (with MAX_LAG_SECONDS). */
 export function seedTemplates(config: SeedSettings): readonly CheckTemplate[] {
   const skew = `kafka:group_skew_ratio{consumergroup="${GROUP}"}`;
   const common = { forMs: 0, keepForMs: 0, onError: null } as const;
+  const sustained = config.skewForMs > 0 ? sustainedQuery(skew, config.skewForMs) : skew;
   return [
     {
       ...common,
       name: 'skew_ratio',
-      query: config.skewForMs > 0 ? sustainedQuery(skew, config.skewForMs) : skew,
+      query: config.skewMinLag > 0 ? skewAboveFloor(sustained, config.skewMinLag) : sustained,
       comparison: '<=',
       threshold: config.skewThreshold,
       onNoData: config.onNoData,
@@ -124,7 +138,49 @@ export function seedTemplates(config: SeedSettings): readonly CheckTemplate[] {
       unit: 'consumers',
       drain: null,
     },
+    ...(config.stallAfterMs > 0
+      ? [
+          {
+            ...common,
+            name: 'stalled_partitions',
+            query: stallQuery(config.stallAfterMs),
+            comparison: '<=' as const,
+            threshold: 0,
+            measure: 'series' as const,
+            onNoData: config.onNoData,
+            failMessage: `Stalled: {value} {partition_word} not committing for ${formatDuration(config.stallAfterMs)} ({partitions})`,
+            noDataMessage: `No offsets for group ${GROUP} (kafka:group_committed_offset has no series: the offset recording rules not loaded, or ${NO_DATA_CAUSES})`,
+            unit: 'partitions',
+            drain: null,
+          },
+        ]
+      : []),
+    ...(config.maxLagSeconds !== null
+      ? [
+          {
+            ...common,
+            name: 'lag_seconds',
+            query: `${ESTIMATE_SERIES.behind}{consumergroup="${GROUP}"}`,
+            comparison: '<=' as const,
+            threshold: config.maxLagSeconds,
+            onNoData: config.onNoData,
+            failMessage: 'Behind the producers: {value}s > {threshold}s{series}',
+            noDataMessage: `No lag-in-time estimate for group ${GROUP} (${ESTIMATE_SERIES.behind} has no series: no lag, an idle producer, or ${NO_DATA_CAUSES})`,
+            unit: 's',
+            drain: null,
+          },
+        ]
+      : []),
   ];
+}
+
+/**
+ * Skew counts only where the hottest partition holds more than `minLag` messages: a ratio of 6 over 12 messages is
+ * harmless. Topics under the floor read 1 (balanced), so they pass without turning into "no data".
+ */
+export function skewAboveFloor(skewQuery: string, minLag: number): string {
+  const under = `(kafka:group_max_lag{consumergroup="${GROUP}"} <= ${minLag})`;
+  return `((${skewQuery}) unless on (consumergroup, topic) ${under}) or on (consumergroup, topic) (${under} * 0 + 1)`;
 }
 
 /** Whether a template judges this replica alone: its query names the replica. */
@@ -185,7 +241,8 @@ export function within(bound: Bound, value: number): boolean {
 }
 
 /** Judges one answer: NaN counts as no data; of several series the worst decides. */
-export function observe(check: Bound, samples: readonly Sample[]): Observation {
+export function observe(check: Bound & { readonly measure?: 'series' }, samples: readonly Sample[]): Observation {
+  if (check.measure === 'series') return countSeries(check, samples);
   let worst: Sample | undefined;
   let worstExcess = Number.NEGATIVE_INFINITY;
   let series = 0;
@@ -205,6 +262,19 @@ export function observe(check: Bound, samples: readonly Sample[]): Observation {
   return state === 'fail' ? { state, value: worst.value, labels: worst.labels, series, breaching } : { state, value: worst.value, labels: worst.labels, series };
 }
 
+/**
+ * A check on how many series are above zero (a sentinel at zero means "none"; no series at all means no data).
+ * The counted series are kept as the breaching ones, for the message.
+ */
+function countSeries(check: Bound, samples: readonly Sample[]): Observation {
+  const known = samples.filter((sample) => !Number.isNaN(sample.value));
+  if (known.length === 0) return { state: 'no_data', value: null, labels: {}, series: 0 };
+  const counted = known.filter((sample) => sample.value > 0);
+  const state = within(check, counted.length) ? 'pass' : 'fail';
+  const base = { state, value: counted.length, labels: {}, series: counted.length } as const;
+  return state === 'fail' ? { ...base, breaching: counted.slice(0, MAX_BREACHING).map((sample) => sample.labels) } : base;
+}
+
 /** The message of a failing observation. */
 export function failureMessage(check: CheckDefinition, observation: Observation): string {
   if (observation.value === null) return check.noDataMessage;
@@ -222,9 +292,11 @@ export function failureMessage(check: CheckDefinition, observation: Observation)
     '{series}': series,
     '{name}': check.name,
     '{group}': check.group,
+    '{partitions}': formatPartitions(observation.breaching ?? []),
+    '{partition_word}': observation.value === 1 ? 'partition' : 'partitions',
   };
   // One pass, functions: a label value holding "{value}" or "$&" stays literal.
-  return check.failMessage.replace(/\{(?:value|threshold|min|max|series|name|group)\}/g, (field) => fields[field]!);
+  return check.failMessage.replace(/\{(?:value|threshold|min|max|series|name|group|partitions|partition_word)\}/g, (field) => fields[field]!);
 }
 
 /** A number for people: at most two decimals, infinities as Prometheus writes them. */

@@ -140,6 +140,25 @@ export function exposition(view: ProbeView, report: ReadinessReport = assessRead
     }
   }
 
+  // Lag in time and churn (the built-in checks' groups), absent where there is no estimate rather than +Inf.
+  const estimates = snapshot?.estimates ?? new Map();
+  const lagSeconds = family(
+    'crm_events_health_lag_seconds',
+    'gauge',
+    'How far the group is behind its producers, in seconds (kafka:group_lag_seconds; absent without an estimate).',
+  );
+  const drainSeconds = family(
+    'crm_events_health_drain_seconds',
+    'gauge',
+    'How long until the lag is gone at the current rates, in seconds (kafka:group_drain_seconds; absent without an estimate).',
+  );
+  const churn = family('crm_events_health_membership_changes', 'gauge', 'Changes of the member count over the last ten minutes (kafka:group_membership_changes).');
+  for (const [name, estimate] of estimates) {
+    if (estimate.behindSeconds !== null) lagSeconds.sample('crm_events_health_lag_seconds', { consumergroup: name }, estimate.behindSeconds);
+    if (estimate.drainSeconds !== null) drainSeconds.sample('crm_events_health_drain_seconds', { consumergroup: name }, estimate.drainSeconds);
+    if (estimate.membershipChanges !== null) churn.sample('crm_events_health_membership_changes', { consumergroup: name }, estimate.membershipChanges);
+  }
+
   const evaluations = family('crm_events_health_evaluations_total', 'counter', 'Evaluations of all checks since start.');
   evaluations.sample('crm_events_health_evaluations_total', group, snapshot?.evaluations ?? 0);
   const lastSuccess = family(

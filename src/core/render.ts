@@ -2,6 +2,7 @@
 // served from memory.
 import type { CheckDefinition } from './checks.js';
 import { formatDuration } from './duration.js';
+import type { LagEstimates } from './estimates.js';
 import { type FleetDecision, type FleetState, formatUnreadyLimit } from './fleet.js';
 import { jsonNumber } from './json.js';
 import { assessReadiness, judgedOf, oneLine, type ProbeView, type ReadinessReport, readiness } from './readiness.js';
@@ -67,7 +68,12 @@ export function renderStatusHead(view: ProbeView, report: ReadinessReport = asse
     held_ready: report.overall.held_ready === true,
     fleet: describeFleet(snapshot?.fleet ?? null, report, view.callers ?? []),
     checks: Object.fromEntries(view.checks.map((check) => [check.id, describeCheck(check, judged.get(check.id))])),
-    groups: Object.fromEntries([...report.groups].map(([group, ready]) => [group, { healthy: ready.healthy, verdict: ready.verdict, message: ready.message }])),
+    groups: Object.fromEntries(
+      [...report.groups].map(([group, ready]) => [
+        group,
+        { healthy: ready.healthy, verdict: ready.verdict, message: ready.message, ...describeEstimates(snapshot?.estimates?.get(group)) },
+      ]),
+    ),
     prometheus: {
       url: config.prometheusTarget,
       reachable: snapshot === null ? null : snapshot.failedEvaluations === 0,
@@ -97,6 +103,26 @@ export function uptimeTail(startedAtMs: number, nowMs: number): string {
 
 /** Room for any uptime a process reaches (317 years is 10^10 seconds): ASCII, so characters are bytes. */
 export const UPTIME_TAIL_BYTES = 40;
+
+/**
+ * Lag in time and churn, when the monitor asks them (the built-in checks): null where there is no estimate, with
+ * the reason, so an idle producer or a stopped consumer never reads as NaN, +Inf or years.
+ */
+function describeEstimates(estimates: LagEstimates | undefined) {
+  if (estimates === undefined) return {};
+  return {
+    lag: {
+      behind_seconds: estimates.behindSeconds,
+      drain_seconds: estimates.drainSeconds,
+      membership_changes_10m: estimates.membershipChanges,
+      ...(estimates.behindSeconds === null || estimates.drainSeconds === null
+        ? {
+            note: 'null: no estimate (a partition with lag whose producer is idle has no time behind; one whose consumer does not gain on its producer has no time to drain; nothing above a week; or the rules are missing)',
+          }
+        : {}),
+    },
+  };
+}
 
 /** The fleet limit as /status shows it: what was seen, what the limit allows, and where this replica stands. */
 function describeFleet(fleet: FleetState | null, report: ReadinessReport, callers: readonly string[]) {

@@ -29,6 +29,12 @@ export interface Config {
   readonly skewForMs: number;
   readonly drainGraceMs: number;
   readonly drainWindowMs: number;
+  /** SKEW_MIN_LAG: messages the hottest partition must hold before skew counts. */
+  readonly skewMinLag: number;
+  /** STALL_AFTER: 0 when the stall check is off. */
+  readonly stallAfterMs: number;
+  /** MAX_LAG_SECONDS, or null when that check is off. */
+  readonly maxLagSeconds: number | null;
   readonly onPrometheusError: ErrorPolicy;
   /** ON_NO_DATA: the verdict of a built-in check with no series. */
   readonly onNoData: ErrorPolicy;
@@ -75,7 +81,14 @@ export function describeConfig(config: Config): Readonly<Record<string, string |
     query_timeout: formatDuration(config.queryTimeoutMs),
     stale_after: formatDuration(config.staleAfterMs),
     ...(config.checksFile === null
-      ? { skew_for: formatDuration(config.skewForMs), drain_grace: formatDuration(config.drainGraceMs), drain_window: formatDuration(config.drainWindowMs) }
+      ? {
+          skew_for: formatDuration(config.skewForMs),
+          skew_min_lag: config.skewMinLag,
+          drain_grace: formatDuration(config.drainGraceMs),
+          drain_window: formatDuration(config.drainWindowMs),
+          stall_after: formatDuration(config.stallAfterMs),
+          ...(config.maxLagSeconds === null ? {} : { max_lag_seconds: config.maxLagSeconds }),
+        }
       : {}),
     on_prometheus_error: config.onPrometheusError,
     ...(config.checksFile === null ? { on_no_data: config.onNoData } : {}),
@@ -111,6 +124,7 @@ export function monitorSettings(config: Config): {
   onPrometheusError: ErrorPolicy;
   dryRun: boolean;
   fleet?: FleetLearning;
+  estimateGroups: readonly string[];
 } {
   const fleet = fleetLearning(config);
   return {
@@ -119,6 +133,8 @@ export function monitorSettings(config: Config): {
     onPrometheusError: config.onPrometheusError,
     dryRun: config.dryRun,
     ...(fleet === undefined ? {} : { fleet }),
+    // The estimates read the built-in recording rules: with a checks file they are the file's business.
+    estimateGroups: config.checksFile === null ? config.groups : [],
   };
 }
 

@@ -1,5 +1,6 @@
 // What the monitor hands on after each evaluation: the verdict and the counters /metrics exports. Values, never
 // changed once made: the next evaluation makes new ones, so a renderer can hold a snapshot as long as it likes.
+import type { LagEstimates } from './estimates.js';
 import type { FleetState } from './fleet.js';
 import type { Verdict } from './verdict.js';
 
@@ -49,4 +50,6 @@ export interface Snapshot {
   readonly stats: ReadonlyMap<string, CheckStats>;
   /** The fleet and the limit's decision; null when no limit applies (FLEET_MAX_UNREADY=100%, `check` alone). */
   readonly fleet: FleetState | null;
+  /** Lag in time and churn, by group, as last asked; empty when the monitor asks none. */
+  readonly estimates?: ReadonlyMap<string, LagEstimates>;
 }

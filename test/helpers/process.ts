@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { seedOnly } from './config.js';
 import { httpRequest } from './http.js';
 import { freePort, waitFor } from './wait.js';
 
@@ -29,7 +30,8 @@ export function startProbe(args: string[], env: Record<string, string>): Probe {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build first (npm test does)`);
   // Only the variables given: the caller's environment must not leak configuration into the test.
   // With the heap flags production runs with (npm start, the image's ENTRYPOINT).
-  const child = spawn(process.execPath, [...NODE_FLAGS, MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The seed's two checks alone unless the test asks for more (helpers/config.ts).
+  const child = spawn(process.execPath, [...NODE_FLAGS, MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...seedOnly(env) }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));

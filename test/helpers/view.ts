@@ -1,4 +1,5 @@
 // A ProbeView as the renderers get it: the real monitor, a fake clock and scripted Prometheus answers, no socket.
+
 import { loadConfig } from '../../src/config/load.js';
 import type { QueryResult } from '../../src/core/envelope.js';
 import { PrometheusError } from '../../src/core/errors.js';
@@ -7,12 +8,13 @@ import { configuredChecks } from '../../src/core/settings.js';
 import type { Snapshot } from '../../src/core/snapshot.js';
 import { createMonitor } from '../../src/monitor.js';
 import { fakeClock } from './clock.js';
+import { seedOnly } from './config.js';
 
 export type Answer = (promql: string) => Promise<QueryResult>;
 
 /** The view after one evaluation per answer, in order. */
 export async function viewAfter(answers: Answer[], env = {}): Promise<ProbeView> {
-  const config = loadConfig(env);
+  const config = loadConfig(seedOnly(env));
   const checks = configuredChecks(config);
   const clock = fakeClock();
   let answer = answers[0]!;

@@ -40,6 +40,9 @@ const PROBE_FAMILIES: Readonly<Record<string, 'gauge' | 'counter' | 'histogram'>
   crm_events_health_fleet_replicas: 'gauge',
   crm_events_health_fleet_max_unready: 'gauge',
   crm_events_health_fleet_seen: 'gauge',
+  crm_events_health_lag_seconds: 'gauge',
+  crm_events_health_drain_seconds: 'gauge',
+  crm_events_health_membership_changes: 'gauge',
 };
 /** Probe series without a consumergroup label (src/core/exposition.ts): not filtered by $group. */
 const PROBE_WITHOUT_GROUP = new Set([
@@ -52,7 +55,7 @@ const PROBE_WITHOUT_GROUP = new Set([
   'crm_events_health_fleet_seen',
 ]);
 /** danielqsj/kafka_exporter's consumer-group series (the recording rules' inputs; https://github.com/danielqsj/kafka_exporter). */
-const KAFKA_EXPORTER = ['kafka_consumergroup_lag', 'kafka_consumergroup_lag_sum', 'kafka_consumergroup_current_offset', 'kafka_consumergroup_members'];
+const KAFKA_EXPORTER = ['kafka_consumergroup_lag', 'kafka_consumergroup_lag_sum', 'kafka_consumergroup_current_offset', 'kafka_consumergroup_members', 'kafka_topic_partition_current_offset'];
 
 /** Series names a family exposes: a histogram's samples are _bucket, _sum and _count. */
 function seriesNames(family: string, type: string): string[] {
@@ -170,7 +173,17 @@ test('the list of probe metrics here is what src/core/exposition.ts writes', () 
 
 test('every metric the dashboard queries is produced by the probe, the rules or kafka_exporter', () => {
   const recorded = recordedNames();
-  assert.deepEqual([...recorded].sort(), ['kafka:group_consumer_count', 'kafka:group_max_lag', 'kafka:group_skew_ratio']);
+  assert.deepEqual([...recorded].sort(), [
+    'kafka:group_committed_offset',
+    'kafka:group_consumer_count',
+    'kafka:group_drain_seconds',
+    'kafka:group_lag_seconds',
+    'kafka:group_max_lag',
+    'kafka:group_membership_changes',
+    'kafka:group_partition_lag',
+    'kafka:group_skew_ratio',
+    'kafka:topic_end_offset',
+  ]);
   const known = new Set([...Object.entries(PROBE_FAMILIES).flatMap(([family, type]) => seriesNames(family, type)), ...recorded, ...KAFKA_EXPORTER]);
   const unknown: string[] = [];
   let named = 0;

@@ -31,6 +31,7 @@ const PROBE_ENV = [
   'KAFKA_GROUP',
   'CHECKS_FILE',
   'SKEW_THRESHOLD',
+  'SKEW_MIN_LAG',
   'MIN_CONSUMERS',
   'PORT',
   'HOST',
@@ -40,6 +41,8 @@ const PROBE_ENV = [
   'SKEW_FOR',
   'DRAIN_GRACE',
   'DRAIN_WINDOW',
+  'STALL_AFTER',
+  'MAX_LAG_SECONDS',
   'DRY_RUN',
   'ON_PROMETHEUS_ERROR',
   'ON_NO_DATA',
@@ -334,7 +337,7 @@ test('promtool check config accepts monitoring/prometheus.yml and the rules it l
   const { code, output } = run(promtool, ['check', 'config', PROMETHEUS_CONFIG]);
   assert.equal(code, 0, output);
   assert.match(output, /SUCCESS: 1 rule files found/);
-  assert.match(output, /SUCCESS: 9 rules found/);
+  assert.match(output, /SUCCESS: 17 rules found/);
 });
 
 test('compose: every environment variable is one the probe reads or belongs to the service that has it', (t) => {

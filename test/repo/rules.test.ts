@@ -3,8 +3,10 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import test, { type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { stallQuery } from '../../src/core/stall.js';
 import { instantVector, type RealPrometheus, requireBinary, startExporter, startPrometheus } from '../helpers/real-prometheus.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -34,7 +36,7 @@ test('promtool check rules accepts the rule file', async (t) => {
   if (promtool === undefined) return;
   const { code, output } = await run(promtool, ['check', 'rules', RULES]);
   assert.equal(code, 0, output);
-  assert.match(output, /SUCCESS: 9 rules found/);
+  assert.match(output, /SUCCESS: 17 rules found/);
 });
 
 test('promtool test rules passes the unit tests', async (t) => {
@@ -107,4 +109,17 @@ test('the recording rules against a real Prometheus', { timeout: 60_000 }, async
   await settle(t, prometheus, 'escaped label values', oddConsumers, 2);
 
   t.diagnostic(`the exporter was scraped ${exporter.scrapes} times`);
+});
+
+test("the rule tests run the probe's own stall query, exactly as src/core/stall.ts builds it", () => {
+  const tests = readFileSync(RULE_TESTS, 'utf8');
+  for (const group of ['crm-events-sse', 'billing']) {
+    const query = stallQuery(300_000).replaceAll('{group}', group);
+    // As the YAML block scalar holds it: each line indented by ten spaces.
+    const block = query
+      .split('\n')
+      .map((line) => `          ${line}`)
+      .join('\n');
+    assert.ok(tests.includes(block), `monitoring/tests/rules.test.yml has no test of\n${query}`);
+  }
 });

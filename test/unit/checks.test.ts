@@ -3,12 +3,14 @@ import { test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { type Bound, type CheckDefinition, failureMessage, formatValue, observe } from '../../src/core/checks.js';
 import { configuredChecks } from '../../src/core/settings.js';
+import { stallQuery } from '../../src/core/stall.js';
+import { seedOnly } from '../helpers/config.js';
 
-const [skew, consumers] = configuredChecks(loadConfig({})) as [CheckDefinition, CheckDefinition];
+const [skew, consumers] = configuredChecks(loadConfig(seedOnly({}))) as [CheckDefinition, CheckDefinition];
 const sample = (value: number, labels: Record<string, string> = {}) => ({ value, labels });
 
 test("the seed's two checks, with the group escaped into their queries", () => {
-  const checks = configuredChecks(loadConfig({ KAFKA_GROUP: 'we"ird\\group' }));
+  const checks = configuredChecks(loadConfig(seedOnly({ KAFKA_GROUP: 'we"ird\\group' })));
   assert.deepEqual(
     checks.map((c) => [c.name, c.query, c.comparison, c.comparison === 'range' ? null : c.threshold, c.onNoData]),
     [
@@ -19,12 +21,47 @@ test("the seed's two checks, with the group escaped into their queries", () => {
   // ON_NO_DATA decides for both built-in checks: missing series are evidence about the monitoring, not the group.
   assert.deepEqual(
     configuredChecks(loadConfig({ ON_NO_DATA: 'fail' })).map((c) => c.onNoData),
-    ['fail', 'fail'],
+    ['fail', 'fail', 'fail'],
   );
 });
 
+test('the built-in checks by default: skew above the floor, consumer count, stalled partitions; lag in time when asked', () => {
+  const checks = configuredChecks(loadConfig({}));
+  assert.deepEqual(
+    checks.map((c) => c.name),
+    ['skew_ratio', 'consumer_count', 'stalled_partitions'],
+  );
+  assert.equal(
+    checks[0]!.query,
+    '((kafka:group_skew_ratio{consumergroup="crm-events-sse"}) unless on (consumergroup, topic) (kafka:group_max_lag{consumergroup="crm-events-sse"} <= 100)) or on (consumergroup, topic) ((kafka:group_max_lag{consumergroup="crm-events-sse"} <= 100) * 0 + 1)',
+  );
+  assert.equal(checks[2]!.query, stallQuery(300_000).replaceAll('{group}', 'crm-events-sse'));
+  assert.deepEqual([checks[2]!.comparison, checks[2]!.measure], ['<=', 'series']);
+  const withLag = configuredChecks(loadConfig({ MAX_LAG_SECONDS: '120', STALL_AFTER: '0s', SKEW_MIN_LAG: '0' }));
+  assert.deepEqual(
+    withLag.map((c) => [c.name, c.query]),
+    [
+      ['skew_ratio', 'kafka:group_skew_ratio{consumergroup="crm-events-sse"}'],
+      ['consumer_count', 'kafka:group_consumer_count{consumergroup="crm-events-sse"}'],
+      ['lag_seconds', 'kafka:group_lag_seconds{consumergroup="crm-events-sse"}'],
+    ],
+  );
+});
+
+test('stalled partitions: counted, named by topic and partition; none is 0, no rule is no data', () => {
+  const [, , stall] = configuredChecks(loadConfig({ STALL_AFTER: '2m' }));
+  const partition = (topic: string, number: number, lag: number) => ({ value: lag, labels: { consumergroup: 'crm-events-sse', topic, partition: String(number) } });
+  const two = observe(stall!, [partition('aetherlink.events', 5, 800), partition('aetherlink.events', 3, 90)]);
+  assert.deepEqual([two.state, two.value], ['fail', 2]);
+  assert.equal(failureMessage(stall!, two), 'Stalled: 2 partitions not committing for 2m (aetherlink.events/3, /5)');
+  const one = observe(stall!, [partition('audit', 0, 7)]);
+  assert.equal(failureMessage(stall!, one), 'Stalled: 1 partition not committing for 2m (audit/0)');
+  assert.deepEqual(observe(stall!, [{ value: 0, labels: {} }]), { state: 'pass', value: 0, labels: {}, series: 0 }, 'the zero sentinel: none stalled');
+  assert.equal(observe(stall!, []).state, 'no_data', 'no series at all: the rules are missing');
+});
+
 test('SKEW_FOR reads the window from Prometheus history', () => {
-  const [check] = configuredChecks(loadConfig({ SKEW_FOR: '5m' }));
+  const [check] = configuredChecks(loadConfig(seedOnly({ SKEW_FOR: '5m' })));
   assert.equal(
     check!.query,
     'min_over_time(kafka:group_skew_ratio{consumergroup="crm-events-sse"}[5m]) and present_over_time(kafka:group_skew_ratio{consumergroup="crm-events-sse"}[5m] offset 5m)',
@@ -91,7 +128,7 @@ test('formatValue', () => {
 });
 
 test('several groups: the seed checks per group, ids qualified by the group', () => {
-  const checks = configuredChecks(loadConfig({ KAFKA_GROUP: 'orders, billing' }));
+  const checks = configuredChecks(loadConfig(seedOnly({ KAFKA_GROUP: 'orders, billing' })));
   assert.deepEqual(
     checks.map((c) => [c.id, c.group]),
     [

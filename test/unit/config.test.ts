@@ -33,8 +33,8 @@ test("defaults are the seed's", () => {
   const { checks, ...rest } = config;
   assert.deepEqual(
     checks.map((check) => check.name),
-    ['skew_ratio', 'consumer_count'],
-    "the seed's two checks",
+    ['skew_ratio', 'consumer_count', 'stalled_partitions'],
+    "the seed's two checks, and stalled partitions",
   );
   assert.deepEqual(rest, {
     prometheusUrl: 'http://prometheus:9090',
@@ -52,6 +52,9 @@ test("defaults are the seed's", () => {
     skewForMs: 0,
     drainGraceMs: 300_000,
     drainWindowMs: 120_000,
+    skewMinLag: 100,
+    stallAfterMs: 300_000,
+    maxLagSeconds: null,
     onPrometheusError: 'pass',
     onNoData: 'pass',
     fleet: { maxUnready: { kind: 'count', count: 1 }, rotateMs: 300_000, label: 'pod', podName: config.fleet.podName, podNamespace: null },

@@ -9,8 +9,9 @@ import type { Snapshot } from '../../src/core/snapshot.js';
 import type { Logger } from '../../src/log.js';
 import { createMonitor, type MonitorOptions, type QueryClient } from '../../src/monitor.js';
 import { fakeClock } from '../helpers/clock.js';
+import { seedOnly } from '../helpers/config.js';
 
-const checks = configuredChecks(loadConfig({}));
+const checks = configuredChecks(loadConfig(seedOnly({})));
 const vector = (value: number): QueryResult => ({ resultType: 'vector', samples: [{ value, labels: {} }], warnings: [] });
 
 /** A client whose answers the test sets; it counts queries and remembers their signals. */

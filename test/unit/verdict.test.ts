@@ -4,8 +4,9 @@ import { loadConfig } from '../../src/config/load.js';
 import { type CheckDefinition, type CheckTemplate, instantiate, observe } from '../../src/core/checks.js';
 import { configuredChecks } from '../../src/core/settings.js';
 import { type CheckRecord, combine, type JudgeOptions, judge, judgeCheck, newRecord, recordAnswer, recordError } from '../../src/core/verdict.js';
+import { seedOnly } from '../helpers/config.js';
 
-const [skew, consumers] = configuredChecks(loadConfig({})) as [CheckDefinition, CheckDefinition];
+const [skew, consumers] = configuredChecks(loadConfig(seedOnly({}))) as [CheckDefinition, CheckDefinition];
 const T = 1_000_000;
 const options: JudgeOptions = { nowMonotonicMs: T, staleAfterMs: 60_000, onPrometheusError: 'pass' };
 
@@ -54,7 +55,7 @@ test("no data follows each check's policy: ON_NO_DATA for the built-in two (pass
     verdict.message,
     /^System healthy \(No skew data for group crm-events-sse \(.*\); No consumer count for group crm-events-sse \(kafka:group_consumer_count has no series: kafka_exporter down or not scraped, the recording rules not loaded, or no consumer group of that name\)\)$/,
   );
-  const [strictSkew, strictConsumers] = configuredChecks(loadConfig({ ON_NO_DATA: 'fail' })) as [CheckDefinition, CheckDefinition];
+  const [strictSkew, strictConsumers] = configuredChecks(loadConfig(seedOnly({ ON_NO_DATA: 'fail' }))) as [CheckDefinition, CheckDefinition];
   const strict = judge([record(strictSkew, [1.2]), record(strictConsumers, [])], options);
   assert.deepEqual(
     strict.checks.map((c) => [c.state, c.ok]),
