@@ -55,7 +55,13 @@ const PROBE_WITHOUT_GROUP = new Set([
   'crm_events_health_fleet_seen',
 ]);
 /** danielqsj/kafka_exporter's consumer-group series (the recording rules' inputs; https://github.com/danielqsj/kafka_exporter). */
-const KAFKA_EXPORTER = ['kafka_consumergroup_lag', 'kafka_consumergroup_lag_sum', 'kafka_consumergroup_current_offset', 'kafka_consumergroup_members', 'kafka_topic_partition_current_offset'];
+const KAFKA_EXPORTER = [
+  'kafka_consumergroup_lag',
+  'kafka_consumergroup_lag_sum',
+  'kafka_consumergroup_current_offset',
+  'kafka_consumergroup_members',
+  'kafka_topic_partition_current_offset',
+];
 
 /** Series names a family exposes: a histogram's samples are _bucket, _sum and _count. */
 function seriesNames(family: string, type: string): string[] {
