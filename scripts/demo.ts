@@ -1,17 +1,20 @@
 // `npm run demo`: three replicas of the probe (one sidecar per consumer pod: a, b and c) against a built-in
-// simulated Prometheus that plays a hot-key incident on a loop, without Kafka or Prometheus. Loopback only.
+// simulated Prometheus that plays an incident on a loop, without Kafka or Prometheus. Loopback only.
 //
-// What it shows: every replica judges the same group-wide series, so a hot key (or a consumer crash) fails all
-// three verdicts at once, yet only ONE replica answers /ready 500; the other two answer 200 "held ready" and say
+// What it shows: every replica judges the same group-wide series, so a hot key, a consumer crash or a stuck
+// consumer (partitions that stop committing) fails all three verdicts at once, yet only ONE replica answers /ready 500; the other two answer 200 "held ready" and say
 // the verdict they would give. That is the fleet limit (FLEET_MAX_UNREADY=1): each probe learns its fleet from
 // Prometheus (`max by (pod) (crm_events_health_own_unready{...})`, which the simulation answers with the three
 // names and each replica's own_unready as read from its /metrics, the way Prometheus scrapes it), and all three
 // pick the same replica without talking to each other. The drain (a falling lag holds /ready at 200) still works,
-// and everyone is 200 again afterwards. The demo prints the three /ready answers side by side whenever they change.
+// and everyone is 200 again afterwards. Then a consumer gets stuck: alive and in the group, but two partitions stop
+// committing while the producers write; skew and member count look fine, only stalled_partitions fails, and it
+// names the partitions. The demo prints the three /ready answers side by side whenever they change.
 //
 //   npm run demo                      # runs until Ctrl-C; replica a listens on PORT (default 9011), b and c on free ports
 //   npm run demo -- --cycles 1        # one incident, then exits 0 if all three were 200 at the start and the end,
-//                                     # exactly one answered 500 in the hot key and the crash (the others 200 held),
+//                                     # exactly one answered 500 in the hot key, the crash and the stall (the others
+//                                     # 200 held; the stall's 500 naming the stalled partitions, and nothing else),
 //                                     # and never more than one answered 500 at once
 //   npm run demo -- --phase 2s        # shorter phases (default 10s, at least 500ms)
 import { createServer } from 'node:http';
@@ -23,25 +26,80 @@ import { parseDuration } from '../src/core/duration.js';
 import { createLogger } from '../src/log.js';
 import { type Service, startService } from '../src/service.js';
 
+/** A value at the start and end of a phase: it moves linearly in between. */
+type Span = readonly [number, number];
+
 interface Phase {
   readonly name: string;
-  /** Skew at the start and end of the phase (it moves linearly), and the consumer count. */
-  readonly skew: readonly [number, number];
+  /** The skew and the consumer count. */
+  readonly skew: Span;
   readonly consumers: number;
+  /** The slope of the hottest partition's lag, messages a second (the drain signal). */
+  readonly slope: number;
+  /** The stalled partitions of TOPIC (none: the stall query answers its zero sentinel). */
+  readonly stalled: readonly number[];
+  /** Lag in time (kafka:group_lag_seconds, kafka:group_drain_seconds; null: no estimate) and membership changes. */
+  readonly behind: Span;
+  readonly drain: Span | null;
+  readonly churn: number;
 }
 
 // The seed's drill: healthy, a hot key lands on one partition, a consumer crashes, scale-out, the partition
-// drains, healthy again.
+// drains, healthy again. Then the incident skew and member count both miss: a consumer stuck, its partitions not
+// committing while the producers write, until its commits resume.
 const SCENARIO: readonly Phase[] = [
-  { name: 'healthy: lag spread evenly over 8 partitions', skew: [1.2, 1.3], consumers: 3 },
-  { name: 'hot key: one partition holds most of the lag (group-wide: one replica of three goes unready)', skew: [5.2, 6.8], consumers: 3 },
-  { name: 'consumer crash: only one member left (group-wide too: still one replica unready)', skew: [6.8, 6.8], consumers: 1 },
-  { name: 'scale-out: the hot partition drains (a falling lag holds /ready at 200, for up to DRAIN_GRACE)', skew: [6.8, 1.4], consumers: 3 },
-  { name: 'healthy again', skew: [1.3, 1.2], consumers: 3 },
+  { name: 'healthy: lag spread evenly over 8 partitions', skew: [1.2, 1.3], consumers: 3, slope: 0, stalled: [], behind: [2, 2], drain: [1, 1], churn: 0 },
+  {
+    name: 'hot key: one partition holds most of the lag (group-wide: one replica of three goes unready)',
+    skew: [5.2, 6.8],
+    consumers: 3,
+    slope: 40,
+    stalled: [],
+    behind: [2, 45],
+    drain: null,
+    churn: 0,
+  },
+  {
+    name: 'consumer crash: only one member left (group-wide too: still one replica unready)',
+    skew: [6.8, 6.8],
+    consumers: 1,
+    slope: 0,
+    stalled: [],
+    behind: [45, 90],
+    drain: null,
+    churn: 1,
+  },
+  {
+    name: 'scale-out: the hot partition drains (a falling lag holds /ready at 200, for up to DRAIN_GRACE)',
+    skew: [6.8, 1.4],
+    consumers: 3,
+    slope: -55,
+    stalled: [],
+    behind: [90, 4],
+    drain: [120, 8],
+    churn: 2,
+  },
+  { name: 'healthy again', skew: [1.3, 1.2], consumers: 3, slope: 0, stalled: [], behind: [3, 2], drain: [1, 1], churn: 2 },
+  {
+    name: 'consumer stuck: alive and in the group, but partitions 3 and 5 stop committing while producers write (skew and member count look fine)',
+    skew: [1.2, 1.2],
+    consumers: 3,
+    slope: 0,
+    stalled: [3, 5],
+    behind: [2, 75],
+    drain: null,
+    churn: 2,
+  },
+  { name: 'commits resume: healthy again', skew: [1.2, 1.2], consumers: 3, slope: 0, stalled: [], behind: [3, 2], drain: [1, 1], churn: 2 },
 ];
 const HOT_KEY = 1;
 const CRASH = 2;
+const STALL = 5;
 const GROUP = 'crm-events-sse';
+const TOPIC = 'aetherlink.events';
+// STALL_AFTER is the probe's window, but the simulation decides what is stalled, not the clock: 1m reads naturally.
+const STALL_AFTER = '1m';
+const STALLED_MESSAGE = `Stalled: 2 partitions not committing for ${STALL_AFTER} (${TOPIC}/3, /5)`;
 const NAMES = ['a', 'b', 'c'] as const;
 
 const { values } = parseArgs({ options: { phase: { type: 'string', default: '10s' }, cycles: { type: 'string' } } });
@@ -55,38 +113,60 @@ const phaseMs: number = parsedPhase;
 
 // The incident starts once all three probes are up and have seen their fleet; until then everything is healthy.
 let startedMs: number | null = null;
-function current(): { phase: Phase; index: number; skew: number; cycle: number } {
+function current(): { phase: Phase; index: number; progress: number; cycle: number } {
   const elapsed = startedMs === null ? 0 : Date.now() - startedMs;
   const step = Math.floor(elapsed / phaseMs);
   const index = step % SCENARIO.length;
-  const phase = SCENARIO[index]!;
-  const progress = (elapsed % phaseMs) / phaseMs;
-  return { phase, index, skew: phase.skew[0] + (phase.skew[1] - phase.skew[0]) * progress, cycle: Math.floor(step / SCENARIO.length) };
+  return { phase: SCENARIO[index]!, index, progress: (elapsed % phaseMs) / phaseMs, cycle: Math.floor(step / SCENARIO.length) };
+}
+
+/** Where a span stands at `progress` (0 to 1) through its phase. */
+function at(span: Span, progress: number): number {
+  return span[0] + (span[1] - span[0]) * progress;
 }
 
 // What the simulated Prometheus last scraped from each replica's /metrics: 1 when unready for its own reasons.
 const ownUnready = new Map<string, number>();
 
-// The simulated Prometheus: answers the two recorded series as the real rules would, the slope of the hot
-// partition's lag (the drain signal: rising during the hot key, falling during the scale-out), and the fleet
-// query, with one sample per replica labelled by its pod name.
-const SLOPE_PER_PHASE = [0, 40, 0, -55, 0];
+type Series = { metric: Record<string, string>; value: [number, string] };
+
+/** What the simulated Prometheus answers to one query, as the real recording rules would at this moment. */
+function simulate(query: string): Series[] {
+  const { phase, progress } = current();
+  const now = Date.now() / 1000;
+  const series = (metric: Record<string, string>, value: number): Series => ({ metric, value: [now, String(Number(value.toFixed(3)))] });
+  const topic = { consumergroup: GROUP, topic: TOPIC };
+  // The fleet: one sample per replica, labelled by its pod name.
+  if (query.includes('crm_events_health_own_unready')) return NAMES.map((pod) => series({ pod }, ownUnready.get(pod) ?? 0));
+  // Stalled partitions: one series per stalled partition valued by its lag (growing: the producers write), or the
+  // zero sentinel without labels when none is stalled.
+  if (query.includes('kafka:group_partition_lag') && query.includes('changes(kafka:group_committed_offset')) {
+    if (phase.stalled.length === 0) return [series({}, 0)];
+    return phase.stalled.map((partition) => series({ ...topic, partition: String(partition) }, Math.round(400 + 2_600 * progress)));
+  }
+  // Lag in time and churn: the estimates query asks for all three by name; a MAX_LAG_SECONDS check for one.
+  if (query.includes('kafka:group_lag_seconds') || query.includes('kafka:group_drain_seconds') || query.includes('kafka:group_membership_changes')) {
+    const estimates: [string, number | null][] = [
+      ['kafka:group_lag_seconds', at(phase.behind, progress)],
+      ['kafka:group_drain_seconds', phase.drain === null ? null : at(phase.drain, progress)],
+      ['kafka:group_membership_changes', phase.churn],
+    ];
+    return estimates.flatMap(([name, value]) => (value === null || !query.includes(name) ? [] : [series({ __name__: name, consumergroup: GROUP }, value)]));
+  }
+  // The slope of the hottest partition's lag: the drain signal (rising during the hot key, falling in the scale-out).
+  if (query.includes('deriv(kafka:group_max_lag')) return [series(topic, phase.slope)];
+  // The skew, with or without the SKEW_MIN_LAG floor (which names kafka:group_max_lag, without deriv).
+  if (query.includes('kafka:group_skew_ratio')) return [series(topic, at(phase.skew, progress))];
+  if (query.includes('kafka:group_consumer_count')) return [series({ consumergroup: GROUP }, phase.consumers)];
+  return [];
+}
+
+// The simulated Prometheus: the recorded series as the real rules would answer them (see simulate()).
 const prometheus = createServer((req, res) => {
   let body = '';
   req.on('data', (chunk: Buffer) => (body += chunk.toString()));
   req.on('end', () => {
-    const query = new URLSearchParams(body).get('query') ?? '';
-    const { phase, index, skew } = current();
-    const at = Date.now() / 1000;
-    const result = query.includes('crm_events_health_own_unready')
-      ? NAMES.map((pod) => ({ metric: { pod }, value: [at, String(ownUnready.get(pod) ?? 0)] }))
-      : query.includes('kafka:group_skew_ratio')
-        ? [{ metric: { consumergroup: GROUP, topic: 'aetherlink.events' }, value: [at, skew.toFixed(3)] }]
-        : query.includes('kafka:group_consumer_count')
-          ? [{ metric: { consumergroup: GROUP }, value: [at, String(phase.consumers)] }]
-          : query.startsWith('deriv(kafka:group_max_lag')
-            ? [{ metric: { consumergroup: GROUP, topic: 'aetherlink.events' }, value: [at, String(SLOPE_PER_PHASE[index])] }]
-            : [];
+    const result = simulate(new URLSearchParams(body).get('query') ?? '');
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result } }));
   });
@@ -124,6 +204,7 @@ for (const [i, name] of NAMES.entries()) {
     FLEET_MAX_UNREADY: '1',
     FLEET_ROTATE: '1h',
     FLEET_LABEL: 'pod',
+    STALL_AFTER,
   });
   const service = await startService({ config, log: quiet });
   replicas.push({ name, base: `http://${config.host}:${service.address.port}`, service });
@@ -213,13 +294,15 @@ function cell(name: string, answer: Answer): string {
   return `${name} ${answer.status === 0 ? 'down' : answer.status}${answer.held ? ' held' : ''}`.padEnd(10);
 }
 
-// What --cycles judges: all 200 at the start and the end; in the hot key and the crash, a moment with exactly one
-// 500 and the other two 200 held; never more than one 500 at once after the first hot-key 500.
+// What --cycles judges: all 200 at the start and the end; in the hot key, the crash and the stall, a moment with
+// exactly one 500 and the other two 200 held (in the stall, the 500 for the stalled partitions alone, named);
+// never more than one 500 at once after the first hot-key 500.
 let firstAll200: boolean | null = null;
 let lastAll200 = false;
 const oneOfThree = new Map<number, Set<string>>([
   [HOT_KEY, new Set()],
   [CRASH, new Set()],
+  [STALL, new Set()],
 ]);
 let sawHotKey500 = false;
 let maxConcurrent500 = 0;
@@ -241,7 +324,9 @@ async function watch(): Promise<void> {
     if (sawHotKey500) maxConcurrent500 = Math.max(maxConcurrent500, fives);
     const held = answers.filter((answer) => answer.status === 200 && answer.held).length;
     const unready = replicas.filter((_, i) => answers[i]!.status === 500).map(({ name }) => name);
-    if (fives === 1 && held === NAMES.length - 1) oneOfThree.get(index)?.add(unready[0]!);
+    const failing = answers.find((answer) => answer.status === 500);
+    const stallOnly = index !== STALL || (failing !== undefined && verdictOf(failing) === STALLED_MESSAGE);
+    if (fives === 1 && held === NAMES.length - 1 && stallOnly) oneOfThree.get(index)?.add(unready[0]!);
 
     const newPhase = index !== lastPhase;
     if (newPhase) {
@@ -281,11 +366,13 @@ async function finish(interrupted: boolean): Promise<void> {
   const names = (phase: number): string => [...(oneOfThree.get(phase) ?? [])].join(', ') || 'none';
   const hotKey = oneOfThree.get(HOT_KEY)!.size > 0;
   const crash = oneOfThree.get(CRASH)!.size > 0;
-  const ok = firstAll200 === true && lastAll200 && hotKey && crash && maxConcurrent500 === 1;
+  const stall = oneOfThree.get(STALL)!.size > 0;
+  const ok = firstAll200 === true && lastAll200 && hotKey && crash && stall && maxConcurrent500 === 1;
   process.stdout.write(
     `\nSummary: all 200 at the start: ${firstAll200 === true ? 'yes' : 'no'}; ` +
       `hot key: exactly one of three answered 500 (${names(HOT_KEY)}), the others 200 held: ${hotKey ? 'yes' : 'no'}; ` +
       `consumer crash: ${crash ? `one 500 (${names(CRASH)})` : 'no single 500'}; ` +
+      `consumer stuck: ${stall ? `one 500 (${names(STALL)}) "${STALLED_MESSAGE}", the others 200 held` : `no single 500 saying "${STALLED_MESSAGE}"`}; ` +
       `most 500s at once: ${maxConcurrent500} of ${NAMES.length}; all 200 at the end: ${lastAll200 ? 'yes' : 'no'}` +
       `${ok ? ' -> OK' : interrupted ? '' : ' -> FAILED (expected all 200, then exactly one 500 of three, then all 200)'}\n`,
   );
