@@ -146,12 +146,17 @@ function simulate(query: string): Series[] {
   }
   // Lag in time and churn: the estimates query asks for all three by name; a MAX_LAG_SECONDS check for one.
   if (query.includes('kafka:group_lag_seconds') || query.includes('kafka:group_drain_seconds') || query.includes('kafka:group_membership_changes')) {
-    const estimates: [string, number | null][] = [
-      ['kafka:group_lag_seconds', at(phase.behind, progress)],
-      ['kafka:group_drain_seconds', phase.drain === null ? null : at(phase.drain, progress)],
-      ['kafka:group_membership_changes', phase.churn],
+    // Tagged as the probe's query tags them (label_replace ... "estimate"), so that `or` keeps all three.
+    const estimates: [string, string, number | null][] = [
+      ['kafka:group_lag_seconds', 'behind', at(phase.behind, progress)],
+      ['kafka:group_drain_seconds', 'drain', phase.drain === null ? null : at(phase.drain, progress)],
+      ['kafka:group_membership_changes', 'churn', phase.churn],
     ];
-    return estimates.flatMap(([name, value]) => (value === null || !query.includes(name) ? [] : [series({ __name__: name, consumergroup: GROUP }, value)]));
+    return estimates.flatMap(([name, kind, value]) =>
+      value === null || !query.includes(name)
+        ? []
+        : [series({ __name__: name, consumergroup: GROUP, ...(query.includes('label_replace') ? { estimate: kind } : {}) }, value)],
+    );
   }
   // The slope of the hottest partition's lag: the drain signal (rising during the hot key, falling in the scale-out).
   if (query.includes('deriv(kafka:group_max_lag')) return [series(topic, phase.slope)];

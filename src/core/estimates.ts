@@ -28,17 +28,26 @@ export const ESTIMATE_SERIES = {
   churn: 'kafka:group_membership_changes',
 } as const;
 
-/** One query for all three, so the estimates cost one query per group and evaluation. */
+/** The label that tells the three apart in one answer. */
+export const ESTIMATE_LABEL = 'estimate';
+
+/**
+ * One query for all three, so the estimates cost one query per group and evaluation. Each is tagged with a label of
+ * its own: `or` matches series by their labels without the metric name, and the three share every other label,
+ * so without the tag the first would hide the other two.
+ */
 export function estimatesQuery(group: string): string {
   const matcher = `{consumergroup=${quoteLabelValue(group)}}`;
-  return `${ESTIMATE_SERIES.behind}${matcher} or ${ESTIMATE_SERIES.drain}${matcher} or ${ESTIMATE_SERIES.churn}${matcher}`;
+  return (Object.entries(ESTIMATE_SERIES) as [keyof typeof ESTIMATE_SERIES, string][])
+    .map(([kind, metric]) => `label_replace(${metric}${matcher}, "${ESTIMATE_LABEL}", "${kind}", "", "")`)
+    .join(' or ');
 }
 
-/** The estimates from an answer of estimatesQuery: by metric name, the largest when several series share one. */
+/** The estimates from an answer of estimatesQuery: by their tag, the largest when several series share one. */
 export function parseEstimates(samples: readonly Sample[]): LagEstimates {
-  const largest = (name: string): number | null => {
-    const values = samples.filter((sample) => sample.labels.__name__ === name && Number.isFinite(sample.value)).map((sample) => sample.value);
+  const largest = (kind: keyof typeof ESTIMATE_SERIES): number | null => {
+    const values = samples.filter((sample) => sample.labels[ESTIMATE_LABEL] === kind && Number.isFinite(sample.value)).map((sample) => sample.value);
     return values.length === 0 ? null : Math.max(...values);
   };
-  return { behindSeconds: largest(ESTIMATE_SERIES.behind), drainSeconds: largest(ESTIMATE_SERIES.drain), membershipChanges: largest(ESTIMATE_SERIES.churn) };
+  return { behindSeconds: largest('behind'), drainSeconds: largest('drain'), membershipChanges: largest('churn') };
 }

@@ -250,6 +250,12 @@ export interface FakeExporter {
   /** -1 is what the exporter reports for a partition without a committed offset. */
   setLag(group: string, topic: string, partition: number, lag: number): void;
   setMembers(group: string, members: number): void;
+  /**
+   * A partition as kafka_exporter reports it: the group's committed offset (kafka_consumergroup_current_offset, -1
+   * without one), the partition's end offset (kafka_topic_partition_current_offset), and the lag, end - committed
+   * (-1 without a committed offset), exactly as the exporter derives it.
+   */
+  setOffsets(group: string, topic: string, partition: number, committed: number, end: number): void;
   /** Drops every series; Prometheus then marks them stale at its next scrape. */
   clear(): void;
   close(): Promise<void>;
@@ -292,10 +298,31 @@ function renderExposition(lags: Iterable<LagSample>, members: Iterable<[string, 
   return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
 }
 
+/** kafka_exporter's offset series (kafka_exporter.go: kafka_consumergroup_current_offset, kafka_topic_partition_current_offset). */
+function renderOffsets(committed: Iterable<LagSample>, ends: Iterable<{ readonly topic: string; readonly partition: number; readonly end: number }>): string {
+  const lines: string[] = [];
+  const committedLines = [...committed].map(
+    (s) =>
+      `kafka_consumergroup_current_offset{consumergroup="${escapeLabelValue(s.group)}",partition="${s.partition}",topic="${escapeLabelValue(s.topic)}"} ${formatValue(s.lag)}`,
+  );
+  if (committedLines.length > 0) {
+    lines.push('# HELP kafka_consumergroup_current_offset Current Offset of a ConsumerGroup at Topic/Partition');
+    lines.push('# TYPE kafka_consumergroup_current_offset gauge', ...committedLines);
+  }
+  const endLines = [...ends].map((s) => `kafka_topic_partition_current_offset{partition="${s.partition}",topic="${escapeLabelValue(s.topic)}"} ${formatValue(s.end)}`);
+  if (endLines.length > 0) {
+    lines.push('# HELP kafka_topic_partition_current_offset Current Offset of a Broker at Topic/Partition');
+    lines.push('# TYPE kafka_topic_partition_current_offset gauge', ...endLines);
+  }
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+}
+
 /** Starts a fake kafka_exporter on 127.0.0.1:<ephemeral port>, serving /metrics in text format 0.0.4. */
 export async function startExporter(): Promise<FakeExporter> {
   const lags = new Map<string, LagSample>();
   const members = new Map<string, number>();
+  const committedOffsets = new Map<string, LagSample>();
+  const endOffsets = new Map<string, { readonly topic: string; readonly partition: number; readonly end: number }>();
   let scrapes = 0;
 
   const server: Server = createServer((request, response) => {
@@ -305,7 +332,7 @@ export async function startExporter(): Promise<FakeExporter> {
       return;
     }
     scrapes += 1;
-    const body = renderExposition(lags.values(), members.entries());
+    const body = renderExposition(lags.values(), members.entries()) + renderOffsets(committedOffsets.values(), endOffsets.values());
     response.writeHead(200, {
       'content-type': 'text/plain; version=0.0.4; charset=utf-8',
       'content-length': Buffer.byteLength(body),
@@ -330,9 +357,18 @@ export async function startExporter(): Promise<FakeExporter> {
     setMembers(group, count) {
       members.set(group, count);
     },
+    setOffsets(group, topic, partition, committed, end) {
+      if (!Number.isInteger(partition) || partition < 0) throw new RangeError(`bad partition ${partition}`);
+      const key = JSON.stringify([group, topic, partition]);
+      committedOffsets.set(key, { group, topic, partition, lag: committed });
+      endOffsets.set(JSON.stringify([topic, partition]), { topic, partition, end });
+      lags.set(key, { group, topic, partition, lag: committed < 0 ? -1 : end - committed });
+    },
     clear() {
       lags.clear();
       members.clear();
+      committedOffsets.clear();
+      endOffsets.clear();
     },
     async close() {
       // Prometheus scrapes over keep-alive connections; close() alone would wait for them to idle out.

@@ -2,12 +2,17 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ESTIMATE_SERIES, estimatesQuery, NO_ESTIMATES, parseEstimates } from '../../src/core/estimates.js';
 
-const sample = (name: string, value: number, labels: Record<string, string> = {}) => ({ value, labels: { __name__: name, consumergroup: 'g', ...labels } });
+const KIND: Record<string, string> = { [ESTIMATE_SERIES.behind]: 'behind', [ESTIMATE_SERIES.drain]: 'drain', [ESTIMATE_SERIES.churn]: 'churn' };
+// As Prometheus answers estimatesQuery: label_replace keeps the metric name and adds the tag.
+const sample = (name: string, value: number, labels: Record<string, string> = {}) => ({
+  value,
+  labels: { __name__: name, consumergroup: 'g', ...(KIND[name] === undefined ? {} : { estimate: KIND[name]! }), ...labels },
+});
 
-test('one query asks all three recorded series of one group, its name escaped', () => {
+test('one query asks all three recorded series of one group, its name escaped, each tagged so that `or` keeps all three', () => {
   assert.equal(
     estimatesQuery('we"ird'),
-    'kafka:group_lag_seconds{consumergroup="we\\"ird"} or kafka:group_drain_seconds{consumergroup="we\\"ird"} or kafka:group_membership_changes{consumergroup="we\\"ird"}',
+    'label_replace(kafka:group_lag_seconds{consumergroup="we\\"ird"}, "estimate", "behind", "", "") or label_replace(kafka:group_drain_seconds{consumergroup="we\\"ird"}, "estimate", "drain", "", "") or label_replace(kafka:group_membership_changes{consumergroup="we\\"ird"}, "estimate", "churn", "", "")',
   );
 });
 
@@ -32,7 +37,7 @@ test('the answer read by metric name; what is missing is null, never NaN or +Inf
       [sample(ESTIMATE_SERIES.behind, 12, { cluster: 'a' }), sample(ESTIMATE_SERIES.behind, 40, { cluster: 'b' })],
       { behindSeconds: 40, drainSeconds: null, membershipChanges: null },
     ],
-    ['a series of another name is ignored', [sample('kafka:group_consumer_count', 3)], NO_ESTIMATES],
+    ['a series without the tag is ignored', [sample('kafka:group_consumer_count', 3)], NO_ESTIMATES],
   ];
   for (const [name, samples, expected] of cases) assert.deepEqual(parseEstimates(samples), expected, name);
 });
