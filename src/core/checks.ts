@@ -165,7 +165,7 @@ export function seedTemplates(config: SeedSettings): readonly CheckTemplate[] {
             threshold: config.maxLagSeconds,
             onNoData: config.onNoData,
             failMessage: 'Behind the producers: {value}s > {threshold}s{series}',
-            noDataMessage: `No lag-in-time estimate for group ${GROUP} (${ESTIMATE_SERIES.behind} has no series: no lag, an idle producer, or ${NO_DATA_CAUSES})`,
+            noDataMessage: `No lag-in-time estimate for group ${GROUP} (${ESTIMATE_SERIES.behind} has no series: a backlog whose producer is idle, an estimate above a week, or ${NO_DATA_CAUSES})`,
             unit: 's',
             drain: null,
           },
