@@ -95,7 +95,7 @@ interface ComposeHealthcheck {
 }
 interface ComposeService {
   readonly image?: string;
-  readonly build?: string | { readonly context?: string; readonly dockerfile?: string };
+  readonly build?: string | { readonly context?: string; readonly dockerfile?: string; readonly args?: Readonly<Record<string, string>> };
   readonly user?: string | number;
   readonly read_only?: boolean;
   readonly cap_drop?: readonly string[];
@@ -251,6 +251,191 @@ test('compose: depends_on waits for health, and every waited-for service has a h
   }
   assert.ok(healthy >= 4, `${healthy} service_healthy dependencies`);
   assert.deepEqual(Object.keys(compose.services[PROBE_SERVICE]?.depends_on ?? {}), ['prometheus']);
+});
+
+/** Every service a service waits for, directly or through the services it waits for. */
+function dependencyClosure(compose: ComposeFile, start: string): Set<string> {
+  const seen = new Set<string>();
+  const pending = [start];
+  while (pending.length > 0) {
+    const service = compose.services[pending.pop()!];
+    const dependsOn = service?.depends_on;
+    const targets = dependsOn === undefined ? [] : Array.isArray(dependsOn) ? dependsOn : Object.keys(dependsOn);
+    for (const target of targets) {
+      if (seen.has(target)) continue;
+      seen.add(target);
+      pending.push(target);
+    }
+  }
+  return seen;
+}
+
+/** The consumers: the services that join a consumer group (`--group=` in their command). */
+function consumerServices(compose: ComposeFile): string[] {
+  return Object.entries(compose.services)
+    .filter(([, service]) => Array.isArray(service.command) && service.command.some((arg) => String(arg).startsWith('--group=')))
+    .map(([name]) => name);
+}
+
+/** A healthcheck's command as the container runs it: compose turns `$$` into `$` when it reads the file. */
+function healthcheckArgv(service: ComposeService | undefined, where: string): string[] {
+  const check = service?.healthcheck?.test;
+  assert.ok(Array.isArray(check) && check[0] === 'CMD', `${where}: exec-form healthcheck`);
+  return check.slice(1).map((arg) => arg.replaceAll('$$', '$'));
+}
+
+test('compose: monitoring never gates the workload; the consumers wait only for the broker and their topic', (t) => {
+  const compose = loadCompose(t);
+  if (compose === undefined) return;
+  const consumers = consumerServices(compose);
+  assert.deepEqual(consumers, ['crm-events']);
+  const monitoring = ['kafka-exporter', 'prometheus', PROBE_SERVICE, 'grafana', 'autoheal'];
+  for (const name of monitoring) assert.ok(name in compose.services, `${name} is not a service: update this list`);
+  for (const consumer of consumers) {
+    const waitsFor = dependencyClosure(compose, consumer);
+    for (const name of monitoring) assert.ok(!waitsFor.has(name), `${consumer} waits for ${name}: monitoring would gate the workload`);
+    assert.deepEqual([...waitsFor].sort(), ['redpanda', 'redpanda-init']);
+    const dependsOn = compose.services[consumer]!.depends_on as Record<string, { condition?: string }>;
+    assert.equal(dependsOn.redpanda?.condition, 'service_healthy');
+    assert.equal(dependsOn['redpanda-init']?.condition, 'service_completed_successfully');
+  }
+  // Prometheus scrapes what is up: it waits for no exporter.
+  assert.deepEqual(Object.keys(compose.services.prometheus?.depends_on ?? {}), []);
+});
+
+test('compose: the broker healthcheck proves the cluster healthy and the Kafka listener answering', (t) => {
+  const compose = loadCompose(t);
+  if (compose === undefined) return;
+  const redpanda = compose.services.redpanda!;
+  const script = healthcheckArgv(redpanda, 'redpanda').join(' ');
+  // Without --exit-when-healthy, `rpk cluster health` exits 0 on "Healthy: false" (rpk's cluster/health.go).
+  assert.match(script, /rpk cluster health (?:--exit-when-healthy|-e)\b/);
+  const advertised = (redpanda.command as string[]).find((arg) => arg.startsWith('--advertise-kafka-addr='));
+  const address = advertised?.split('//')[1];
+  assert.ok(address !== undefined, 'redpanda advertises a Kafka address');
+  assert.ok(script.includes(`rpk cluster info --print-brokers -X brokers=${address}`), 'a Kafka API call to the advertised listener');
+  const timeout = Number.parseInt(String(redpanda.healthcheck?.timeout), 10);
+  assert.ok(timeout >= 5, 'the timeout ends a health wait that never turns healthy');
+});
+
+/** A local HTTP server that answers every request with `status` and `body`, or never answers when status is 0. */
+async function withServer<T>(status: number, body: string, use: (port: number) => Promise<T>): Promise<T> {
+  const { createServer } = await import('node:http');
+  const server = createServer((_request, response) => {
+    if (status === 0) return; // hang
+    response.writeHead(status, { 'content-type': 'text/plain' }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  assert.ok(address !== null && typeof address === 'object');
+  try {
+    return await use(address.port);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+async function exitCode(argv: readonly string[], timeoutMs: number): Promise<number | null> {
+  const { spawn } = await import('node:child_process');
+  return await new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore', timeout: timeoutMs, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOSTNAME: 'crm-events-1' } });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve(code));
+  });
+}
+
+test("compose: a consumer's healthcheck fails only on the probe's 500, never because monitoring is down", async (t) => {
+  const compose = loadCompose(t);
+  if (compose === undefined) return;
+  const bash = requireTool(t, 'bash', findBinary('bash'), 'apt-get install bash');
+  if (bash === undefined) return;
+  const argv = healthcheckArgv(compose.services['crm-events'], 'crm-events');
+  assert.equal(argv[0], 'bash');
+  const timeoutMs = Number.parseInt(String(compose.services['crm-events']!.healthcheck?.timeout), 10) * 1000;
+  const at = (host: string, port: number): string[] => argv.map((arg) => arg.replaceAll(`/dev/tcp/${PROBE_SERVICE}/${PROBE_PORT}`, `/dev/tcp/${host}/${port}`));
+  assert.notDeepEqual(at('127.0.0.1', 1), argv, `the healthcheck connects to /dev/tcp/${PROBE_SERVICE}/${PROBE_PORT}`);
+  const cases: ReadonlyArray<[string, number, number]> = [
+    ['200: ready, or held ready', 200, 0],
+    ["500: not ready, this replica's turn", 500, 1],
+    ['503: the probe is starting or shutting down', 503, 0],
+    ['the probe does not answer', 0, 0],
+  ];
+  for (const [what, status, expected] of cases) {
+    const started = Date.now();
+    const code = await withServer(status, '{}', (port) => exitCode([bash, ...at('127.0.0.1', port).slice(1)], timeoutMs + 5000));
+    assert.equal(code, expected, what);
+    assert.ok(Date.now() - started < timeoutMs, `${what}: answered within the healthcheck timeout (${timeoutMs} ms)`);
+  }
+  // Nothing listening (the probe's container stopped), and its name unknown (the probe not deployed at all).
+  const { createServer } = await import('node:net');
+  const closed = await new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+  assert.equal(await exitCode([bash, ...at('127.0.0.1', closed).slice(1)], timeoutMs), 0, 'connection refused');
+  assert.equal(await exitCode([bash, ...at('probe.invalid', PROBE_PORT).slice(1)], timeoutMs), 0, 'unknown host');
+  // The request names this container: the fake server sees ?replica=<HOSTNAME>.
+  const { createServer: createHttpServer } = await import('node:http');
+  const seen: string[] = [];
+  const server = createHttpServer((request, response) => {
+    seen.push(request.url ?? '');
+    response.writeHead(200).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as { port: number };
+    assert.equal(await exitCode([bash, ...at('127.0.0.1', port).slice(1)], timeoutMs), 0);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+  assert.deepEqual(seen, ['/ready?replica=crm-events-1']);
+});
+
+test("compose: the exporter's healthcheck reads kafka_brokers from /metrics, not the /healthz that always says ok", async (t) => {
+  const compose = loadCompose(t);
+  if (compose === undefined) return;
+  const exporter = compose.services['kafka-exporter']!;
+  const argv = healthcheckArgv(exporter, 'kafka-exporter');
+  const script = argv.join(' ');
+  assert.ok(!script.includes('/healthz'), 'kafka_exporter v1.8.0 answers "ok" on /healthz whatever the broker');
+  assert.match(script, /http:\/\/127\.0\.0\.1:9308\/metrics/);
+  assert.equal(argv[0], 'sh', 'the image is quay.io/prometheus/busybox: sh, wget and grep');
+  // Run it with the host's sh, wget and grep against a stand-in /metrics.
+  const sh = requireTool(t, 'sh', findBinary('sh'), 'apt-get install dash');
+  const wget = requireTool(t, 'wget', findBinary('wget'), 'apt-get install wget');
+  if (sh === undefined || wget === undefined) return;
+  const metrics = (brokers: number): string =>
+    `# HELP kafka_brokers Number of Brokers in the Kafka Cluster.\n# TYPE kafka_brokers gauge\nkafka_brokers ${brokers}\nkafka_topic_partitions{topic="x"} 8\n`;
+  for (const [brokers, expected] of [
+    [1, 0],
+    [12, 0],
+    [0, 1],
+  ] as const) {
+    const code = await withServer(200, metrics(brokers), (port) =>
+      exitCode([sh, ...argv.slice(1).map((arg) => arg.replace('127.0.0.1:9308', `127.0.0.1:${port}`))], 10_000),
+    );
+    assert.equal(code, expected, `kafka_brokers ${brokers}`);
+  }
+  const failing = await withServer(500, 'collector failed', (port) =>
+    exitCode([sh, ...argv.slice(1).map((arg) => arg.replace('127.0.0.1:9308', `127.0.0.1:${port}`))], 10_000),
+  );
+  assert.equal(failing, 1, '/metrics 500');
+});
+
+test('compose: autoheal is built from a fixed upstream commit on a supported Alpine, not a 2021 image', (t) => {
+  const compose = loadCompose(t);
+  if (compose === undefined) return;
+  const autoheal = compose.services.autoheal!;
+  const build = autoheal.build;
+  assert.ok(typeof build === 'object', 'autoheal is built');
+  assert.match(build.context ?? '', /^https:\/\/github\.com\/willfarrell\/docker-autoheal\.git#[0-9a-f]{40}$/, 'a full commit, not a branch');
+  assert.match(String(build.args?.ALPINE_VERSION), /^3\.\d+$/);
+  assert.ok(Number(String(build.args?.ALPINE_VERSION).split('.')[1]) >= 21, 'an Alpine branch still supported');
+  assert.ok(!String(autoheal.image).startsWith('willfarrell/autoheal:'), 'a local tag: the published 1.2.0 is a 2021 build');
+  assert.equal(envValue(autoheal, 'AUTOHEAL_ONLY_MONITOR_RUNNING'), 'true');
 });
 
 test("compose: the probe is built from Dockerfile.distroless and its healthcheck is the image's, on /health", (t) => {
