@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
+import { type CheckTemplate, instantiate } from '../../src/core/checks.js';
 import { parseChecksFile } from '../../src/core/checksfile.js';
 import { FLEET_STANDS_FOR_MS } from '../../src/core/fleet.js';
 import { checksFor, configuredChecks, describeConfig, describeHeaders, fleetLearning, monitorSettings } from '../../src/core/settings.js';
@@ -202,4 +203,37 @@ test("configuredChecks: the checks file's templates when there is one, bound to 
     assert.match(check.query, /consumergroup="orders"/, check.id);
     assert.doesNotMatch(check.query, /\{group\}/, check.id);
   }
+});
+
+test('{pod} and {namespace} are escaped exactly as {group} is: a name with a quote cannot inject PromQL', () => {
+  // The README's member checks (Per-replica checks: a consumer's own metrics). POD_NAME refuses quotes; POD_NAMESPACE
+  // and a group do not, and instantiate must not rely on either.
+  const member = (name: string, query: string): CheckTemplate => ({
+    name,
+    query,
+    comparison: '>=',
+    threshold: 1,
+    forMs: 0,
+    keepForMs: 0,
+    onNoData: 'pass',
+    onError: null,
+    failMessage: '',
+    noDataMessage: '',
+    unit: '',
+    drain: null,
+  });
+  const templates = [
+    member('member_assigned', 'max(kafka_consumer_coordinator_assigned_partitions{namespace="{namespace}",pod="{pod}"})'),
+    member('member_lag', 'max by (topic, partition) (kafka_consumer_fetch_manager_records_lag_max{namespace="{namespace}",pod="{pod}",consumergroup="{group}"})'),
+  ];
+  const [assigned, lag] = instantiate(templates, ['g"} or vector(1) #'], { pod: 'p"}) or vector(1) #', namespace: 'n\\"\n' });
+  assert.equal(assigned!.query, String.raw`max(kafka_consumer_coordinator_assigned_partitions{namespace="n\\\"\n",pod="p\"}) or vector(1) #"})`);
+  assert.equal(
+    lag!.query,
+    String.raw`max by (topic, partition) (kafka_consumer_fetch_manager_records_lag_max{namespace="n\\\"\n",pod="p\"}) or vector(1) #",consumergroup="g\"} or vector(1) #"})`,
+  );
+  assert.deepEqual([assigned!.scope, lag!.scope], ['replica', 'replica']);
+  // Through the configuration: a namespace with a quote stays inside its string.
+  const [bound] = checksFor(loadConfig({ POD_NAME: 'consumer-7', POD_NAMESPACE: 'crm"} or vector(1)' }), templates);
+  assert.equal(bound!.query, 'max(kafka_consumer_coordinator_assigned_partitions{namespace="crm\\"} or vector(1)",pod="consumer-7"})');
 });
