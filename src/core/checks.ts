@@ -180,7 +180,7 @@ export function seedTemplates(config: SeedSettings): readonly CheckTemplate[] {
  */
 export function skewAboveFloor(skewQuery: string, minLag: number): string {
   const under = `(kafka:group_max_lag{consumergroup="${GROUP}"} <= ${minLag})`;
-  return `((${skewQuery}) unless on (consumergroup, topic) ${under}) or on (consumergroup, topic) (${under} * 0 + 1)`;
+  return `((${skewQuery}) unless on (cluster, consumergroup, topic) ${under}) or on (cluster, consumergroup, topic) (${under} * 0 + 1)`;
 }
 
 /** Whether a template judges this replica alone: its query names the replica. */

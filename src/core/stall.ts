@@ -11,7 +11,8 @@ import type { Labels } from './types.js';
  * monitoring/prometheus-crm-events-rules.yml. One series per stalled partition, valued by its lag; when none is
  * stalled, one series with no labels and the value 0, so that "none stalled" (0) differs from "no rule, no data".
  * A partition must have had a committed offset a whole window ago: one first seen within the window has not yet
- * had the time to stall.
+ * had the time to stall. The joins keep `cluster` (the label the scrape adds per Kafka cluster, absent otherwise), so a
+ * topic of the same name in another cluster cannot make a partition look written to.
  */
 export function stallQuery(windowMs: number): string {
   const window = formatDuration(windowMs);
@@ -19,9 +20,9 @@ export function stallQuery(windowMs: number): string {
   return [
     '(',
     `  kafka:group_partition_lag{${group}} > 0`,
-    `  and on (consumergroup, topic, partition) (changes(kafka:group_committed_offset{${group}}[${window}]) == 0)`,
-    `  and on (consumergroup, topic, partition) (kafka:group_committed_offset{${group}} offset ${window})`,
-    `  and on (topic, partition) (changes(kafka:topic_end_offset[${window}]) > 0)`,
+    `  and on (cluster, consumergroup, topic, partition) (changes(kafka:group_committed_offset{${group}}[${window}]) == 0)`,
+    `  and on (cluster, consumergroup, topic, partition) (kafka:group_committed_offset{${group}} offset ${window})`,
+    `  and on (cluster, topic, partition) (changes(kafka:topic_end_offset[${window}]) > 0)`,
     ')',
     `or on () (0 * group(kafka:group_committed_offset{${group}}))`,
   ].join('\n');

@@ -33,7 +33,7 @@ test('the built-in checks by default: skew above the floor, consumer count, stal
   );
   assert.equal(
     checks[0]!.query,
-    '((kafka:group_skew_ratio{consumergroup="crm-events-sse"}) unless on (consumergroup, topic) (kafka:group_max_lag{consumergroup="crm-events-sse"} <= 100)) or on (consumergroup, topic) ((kafka:group_max_lag{consumergroup="crm-events-sse"} <= 100) * 0 + 1)',
+    '((kafka:group_skew_ratio{consumergroup="crm-events-sse"}) unless on (cluster, consumergroup, topic) (kafka:group_max_lag{consumergroup="crm-events-sse"} <= 100)) or on (cluster, consumergroup, topic) ((kafka:group_max_lag{consumergroup="crm-events-sse"} <= 100) * 0 + 1)',
   );
   assert.equal(checks[2]!.query, stallQuery(300_000).replaceAll('{group}', 'crm-events-sse'));
   assert.deepEqual([checks[2]!.comparison, checks[2]!.measure], ['<=', 'series']);
