@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { CHECK_STATES, type CheckState } from '../../src/core/verdict.js';
 import { requireBinary } from '../helpers/real-prometheus.js';
 
 const DASHBOARD = fileURLToPath(new URL('../../monitoring/grafana/dashboards/crm-events-health.json', import.meta.url));
@@ -101,11 +102,24 @@ export function metricNamesIn(expr: string): string[] {
 
 interface Target {
   readonly expr?: string;
+  readonly legendFormat?: string;
   readonly refId?: string;
   readonly datasource?: { readonly uid?: string };
 }
+interface ValueMapping {
+  readonly type: string;
+  readonly options: Readonly<Record<string, { readonly text?: string; readonly color?: string }>>;
+}
+interface FieldConfig {
+  readonly defaults: { readonly mappings?: readonly ValueMapping[]; readonly thresholds?: { readonly steps: readonly { color: string; value: number | null }[] } };
+  readonly overrides: readonly {
+    readonly matcher: { readonly id: string; readonly options: string };
+    readonly properties: readonly { readonly id: string; readonly value: unknown }[];
+  }[];
+}
 interface Panel {
   readonly id: number;
+  readonly fieldConfig?: FieldConfig;
   readonly type: string;
   readonly title: string;
   readonly datasource?: { readonly type?: string; readonly uid?: string };
@@ -276,4 +290,125 @@ test('panels have unique ids and do not overlap on the 24-column grid', () => {
       assert.ok(!overlap, `panels "${a.title}" and "${b.title}" overlap`);
     }
   }
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// The state timeline's colours
+
+/**
+ * What each state the probe exports (src/core/verdict.ts, CHECK_STATES) does to /ready, and the colour families that
+ * say so. Typed by CheckState: a new state fails to compile here until it has a row, and fails below until the
+ * dashboard colours it.
+ */
+const STATE_COLOURS: Readonly<Record<CheckState, { readonly ready: string; readonly families: readonly string[] }>> = {
+  pass: { ready: 'passes, all clear', families: ['green'] },
+  fail: { ready: 'fails /ready', families: ['red'] },
+  recovering: { ready: 'fails /ready until keepFor has passed', families: ['orange', 'red'] },
+  pending: { ready: 'passes while the breach is younger than `for`', families: ['yellow'] },
+  draining: { ready: 'passes while the breach drains within the grace', families: ['blue'] },
+  no_data: { ready: 'passes or fails as ON_NO_DATA says', families: ['purple'] },
+  unknown: { ready: 'passes or fails as ON_PROMETHEUS_ERROR says', families: ['purple'] },
+};
+/** The replica-level state the timeline also shows: /ready 200 while the group's verdict fails. */
+const HELD_READY = { families: ['blue'] } as const;
+
+/** Grafana's named colours come in shades of a family: super-light-red .. dark-red. */
+function colourFamily(colour: string): string {
+  return colour.replace(/^(?:super-light|light|semi-dark|dark)-/, '');
+}
+
+/**
+ * The colour Grafana gives `value` on the field named `displayName`: the defaults' value mappings, replaced by those of
+ * every override whose matcher matches the name (later overrides win, as in Grafana; byRegexp is an unanchored
+ * RegExp test of the display name), then the thresholds for a value no mapping names.
+ */
+function colourOf(config: FieldConfig, displayName: string, value: number): { color: string; text?: string } {
+  let mappings = config.defaults.mappings ?? [];
+  for (const override of config.overrides) {
+    const { id, options } = override.matcher;
+    const matches = id === 'byRegexp' ? new RegExp(options).test(displayName) : id === 'byName' ? options === displayName : false;
+    if (!matches) continue;
+    for (const property of override.properties) if (property.id === 'mappings') mappings = property.value as ValueMapping[];
+  }
+  for (const mapping of mappings) {
+    const hit = mapping.type === 'value' ? mapping.options[String(value)] : undefined;
+    if (hit?.color !== undefined) return { color: hit.color, ...(hit.text !== undefined ? { text: hit.text } : {}) };
+  }
+  const steps = config.defaults.thresholds?.steps ?? [];
+  const step = steps.filter((s) => s.value === null || s.value <= value).at(-1);
+  assert.ok(step !== undefined, `no colour for ${displayName} = ${value}`);
+  return { color: step.color };
+}
+
+/** A legend as Grafana renders it for a series with these labels. */
+function legend(format: string, labels: Readonly<Record<string, string>>): string {
+  return format.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, name: string) => labels[name] ?? '');
+}
+
+const stateTimeline = panels.find((panel) => panel.type === 'state-timeline' && panel.targets?.some((t) => /^crm_events_health_status\{/.test(t.expr ?? '')));
+
+test('the state timeline colours every state the probe exports by what it does to /ready', () => {
+  assert.ok(stateTimeline?.fieldConfig !== undefined, 'a state timeline of crm_events_health_status');
+  const config = stateTimeline.fieldConfig;
+  const byState = stateTimeline.targets?.find((t) => (t.expr ?? '').includes('crm_events_health_check_state'));
+  assert.ok(byState?.legendFormat !== undefined, 'the timeline shows crm_events_health_check_state by state');
+  assert.deepEqual(Object.keys(STATE_COLOURS).sort(), [...CHECK_STATES].sort(), 'a row above for every CHECK_STATES entry');
+  const colours = new Map<string, string>();
+  // Check names as the probe has them, including ones whose name looks like a state.
+  for (const check of ['skew_ratio', 'consumer_count', 'stalled_partitions', 'lag_seconds', 'fail', 'pass_rate']) {
+    for (const state of CHECK_STATES) {
+      const name = legend(byState.legendFormat, { check, state, instance: 'crm-events-health:9011' });
+      const { color, text } = colourOf(config, name, 1);
+      const expected = STATE_COLOURS[state];
+      assert.ok(expected.families.includes(colourFamily(color)), `${name}: ${color}, but ${state} ${expected.ready} (${expected.families.join(' or ')})`);
+      if (state !== 'pass') assert.notEqual(colourFamily(color), 'green', `${name}: a state that is not all clear is never green`);
+      assert.ok(text !== undefined && text.length > 0, `${name}: the bar names the state`);
+      const previous = colours.get(state);
+      assert.ok(previous === undefined || previous === color, `${state}: one colour for every check`);
+      colours.set(state, color);
+    }
+  }
+  // Each state its own colour, so the timeline reads without the legend.
+  assert.equal(new Set(colours.values()).size, CHECK_STATES.length, `colours: ${JSON.stringify(Object.fromEntries(colours))}`);
+
+  // The verdict row: the group's verdict (1 pass, 0 fail).
+  const verdict = stateTimeline.targets?.find((t) => /^crm_events_health_status\{/.test(t.expr ?? ''));
+  const verdictName = legend(verdict?.legendFormat ?? '', { instance: 'crm-events-health:9011' });
+  assert.equal(colourFamily(colourOf(config, verdictName, 1).color), 'green');
+  assert.equal(colourFamily(colourOf(config, verdictName, 0).color), 'red');
+
+  // Held ready: a replica answering 200 while its group's verdict fails.
+  const held = stateTimeline.targets?.find((t) => (t.expr ?? '').includes('crm_events_health_held_ready'));
+  assert.ok(held?.legendFormat !== undefined, 'the timeline shows replicas held ready');
+  const heldColour = colourOf(config, legend(held.legendFormat, { instance: 'crm-events-health:9011', pod: 'crm-events-0' }), 1).color;
+  assert.ok((HELD_READY.families as readonly string[]).includes(colourFamily(heldColour)), `held ready: ${heldColour}`);
+  assert.ok(![...colours.values()].includes(heldColour), 'held ready has a colour of its own');
+});
+
+test('the colour resolver follows Grafana: the last matching override wins, unmapped values fall to the thresholds', () => {
+  const config: FieldConfig = {
+    defaults: { mappings: [{ type: 'value', options: { '1': { text: 'ok', color: 'green' } } }], thresholds: { steps: [{ color: 'red', value: null }] } },
+    overrides: [
+      {
+        matcher: { id: 'byRegexp', options: ': (fail|recovering)' },
+        properties: [{ id: 'mappings', value: [{ type: 'value', options: { '1': { color: 'orange' } } }] }],
+      },
+      { matcher: { id: 'byRegexp', options: ': fail$' }, properties: [{ id: 'mappings', value: [{ type: 'value', options: { '1': { color: 'red' } } }] }] },
+    ],
+  };
+  assert.equal(colourOf(config, 'x: recovering', 1).color, 'orange');
+  assert.equal(colourOf(config, 'x: fail', 1).color, 'red');
+  assert.equal(colourOf(config, 'x: pending', 1).color, 'green');
+  assert.equal(colourOf(config, 'x: pending', 0).color, 'red');
+  // The dashboard before issue 14: recovering, pending and draining fell to the default "healthy" green.
+  const before: FieldConfig = {
+    defaults: { mappings: [{ type: 'value', options: { '1': { text: 'healthy / state held', color: 'green' } } }] },
+    overrides: [
+      {
+        matcher: { id: 'byRegexp', options: '.*: (fail|no_data|unknown)' },
+        properties: [{ id: 'mappings', value: [{ type: 'value', options: { '1': { color: 'orange' } } }] }],
+      },
+    ],
+  };
+  assert.equal(colourOf(before, 'skew_ratio: recovering', 1).color, 'green');
 });
