@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { stallQuery } from '../../src/core/stall.js';
 import { instantVector, type RealPrometheus, requireBinary, startExporter, startPrometheus } from '../helpers/real-prometheus.js';
 import { waitFor } from '../helpers/wait.js';
+import { loadYaml } from '../helpers/yaml.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const RULES = fileURLToPath(new URL('../../monitoring/prometheus-crm-events-rules.yml', import.meta.url));
@@ -122,4 +123,91 @@ test("the rule tests run the probe's own stall query, exactly as src/core/stall.
       .join('\n');
     assert.ok(tests.includes(block), `monitoring/tests/rules.test.yml has no test of\n${query}`);
   }
+});
+
+/** The placeholder base of every runbook_url; the installer replaces it (docs/OPERATIONS.md, "Alert routing and runbook links"). */
+export const RUNBOOK_BASE = 'https://runbooks.example.com/crm-events-health/';
+const SEVERITIES: ReadonlySet<string> = new Set(['critical', 'warning']);
+
+/** GitHub's anchor of a Markdown heading: lower case, punctuation but '-' and '_' dropped, spaces to '-'. */
+export function headingAnchor(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+/** What is wrong with one alert's routing: its severity, and its runbook_url (absolute, under the base, to a file and heading that exist). */
+export function routingProblems(
+  alert: { alert?: unknown; labels?: Record<string, unknown>; annotations?: Record<string, unknown> },
+  readRepoFile: (path: string) => string | undefined,
+): string[] {
+  const name = String(alert.alert);
+  const problems: string[] = [];
+  const severity = alert.labels?.['severity'];
+  if (typeof severity !== 'string' || !SEVERITIES.has(severity))
+    problems.push(`${name}: severity ${JSON.stringify(severity)} is not one of ${[...SEVERITIES].join(', ')}`);
+  const url = alert.annotations?.['runbook_url'];
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof url === 'string' ? new URL(url) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof url !== 'string' || parsed === undefined || parsed.protocol !== 'https:')
+    return [...problems, `${name}: runbook_url ${JSON.stringify(url)} is not an absolute https URL`];
+  if (!url.startsWith(RUNBOOK_BASE)) return [...problems, `${name}: runbook_url ${url} is not under ${RUNBOOK_BASE}`];
+  const [path = '', anchor] = url.slice(RUNBOOK_BASE.length).split('#');
+  const text = readRepoFile(path);
+  if (text === undefined) return [...problems, `${name}: runbook_url ${url}: no file ${path} in the repository`];
+  if (anchor !== undefined) {
+    const anchors = text
+      .split('\n')
+      .filter((line) => /^#{1,6} /.test(line))
+      .map((line) => headingAnchor(line.replace(/^#+ /, '')));
+    if (!anchors.includes(anchor)) problems.push(`${name}: runbook_url ${url}: no heading #${anchor} in ${path}`);
+  }
+  return problems;
+}
+
+function readRepoFile(path: string): string | undefined {
+  try {
+    return readFileSync(`${REPO}/${path}`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+test('every alert has a severity to route on and a runbook_url that is an absolute URL to a runbook that exists', (t) => {
+  const documents = loadYaml(t, [RULES]);
+  if (documents === undefined) return;
+  const file = documents[0]![0] as { groups: { name: string; rules: { alert?: string; record?: string }[] }[] };
+  const alerts = file.groups.flatMap((group) => group.rules).filter((rule) => rule.alert !== undefined);
+  assert.equal(alerts.length, 8, alerts.map((alert) => alert.alert).join(', '));
+  assert.deepEqual(
+    alerts.flatMap((alert) => routingProblems(alert, readRepoFile)),
+    [],
+  );
+});
+
+test('the routing check catches a repo path, a missing heading, a relative base and a missing severity', () => {
+  const files = new Map([['docs/OPERATIONS.md', '# Operating\n\n### A partition is stalled\n\n### `/ready` answers 500\n']]);
+  const read = (path: string): string | undefined => files.get(path);
+  const alert = (severity: unknown, runbook: unknown) => ({ alert: 'X', labels: { severity }, annotations: { runbook_url: runbook } });
+  assert.deepEqual(routingProblems(alert('critical', `${RUNBOOK_BASE}docs/OPERATIONS.md#a-partition-is-stalled`), read), []);
+  assert.deepEqual(routingProblems(alert('warning', `${RUNBOOK_BASE}docs/OPERATIONS.md#ready-answers-500`), read), []);
+  assert.deepEqual(routingProblems(alert('critical', 'docs/OPERATIONS.md#a-partition-is-stalled'), read), [
+    'X: runbook_url "docs/OPERATIONS.md#a-partition-is-stalled" is not an absolute https URL',
+  ]);
+  assert.deepEqual(routingProblems(alert('critical', `${RUNBOOK_BASE}docs/OPERATIONS.md#a-partition-stalls`), read), [
+    `X: runbook_url ${RUNBOOK_BASE}docs/OPERATIONS.md#a-partition-stalls: no heading #a-partition-stalls in docs/OPERATIONS.md`,
+  ]);
+  assert.deepEqual(routingProblems(alert('critical', `${RUNBOOK_BASE}monitoring/RUNBOOK_GONE.md`), read), [
+    `X: runbook_url ${RUNBOOK_BASE}monitoring/RUNBOOK_GONE.md: no file monitoring/RUNBOOK_GONE.md in the repository`,
+  ]);
+  assert.deepEqual(routingProblems(alert(undefined, 'https://wiki.example.com/x'), read), [
+    'X: severity undefined is not one of critical, warning',
+    `X: runbook_url https://wiki.example.com/x is not under ${RUNBOOK_BASE}`,
+  ]);
 });
