@@ -363,7 +363,7 @@ test("compose: a consumer's healthcheck fails only on the probe's 500, never bec
   ];
   for (const [what, status, expected] of cases) {
     const started = Date.now();
-    const code = await withServer(status, '{}', (port) => exitCode([bash, ...at('127.0.0.1', port).slice(1)], timeoutMs + 5000));
+    const code: number | null = await withServer(status, '{}', (port) => exitCode([bash, ...at('127.0.0.1', port).slice(1)], timeoutMs + 5000));
     assert.equal(code, expected, what);
     assert.ok(Date.now() - started < timeoutMs, `${what}: answered within the healthcheck timeout (${timeoutMs} ms)`);
   }
@@ -414,12 +414,12 @@ test("compose: the exporter's healthcheck reads kafka_brokers from /metrics, not
     [12, 0],
     [0, 1],
   ] as const) {
-    const code = await withServer(200, metrics(brokers), (port) =>
+    const code: number | null = await withServer(200, metrics(brokers), (port) =>
       exitCode([sh, ...argv.slice(1).map((arg) => arg.replace('127.0.0.1:9308', `127.0.0.1:${port}`))], 10_000),
     );
     assert.equal(code, expected, `kafka_brokers ${brokers}`);
   }
-  const failing = await withServer(500, 'collector failed', (port) =>
+  const failing: number | null = await withServer(500, 'collector failed', (port) =>
     exitCode([sh, ...argv.slice(1).map((arg) => arg.replace('127.0.0.1:9308', `127.0.0.1:${port}`))], 10_000),
   );
   assert.equal(failing, 1, '/metrics 500');
