@@ -3,10 +3,11 @@
 // memory, so the query rate depends on the interval alone. What is decided here is decided by pure functions of
 // the core (verdict, history); this file holds the timers, the queries in flight and the state between ticks.
 import { type Clock, systemClock } from './clock.js';
+import { gridOriginMs, nextTickMs, REFUSAL_CODES } from './core/backoff.js';
 import { type CheckDefinition, type Observation, observe } from './core/checks.js';
 import { isDraining } from './core/drain.js';
 import type { QueryResult } from './core/envelope.js';
-import { codeOf, messageOf } from './core/errors.js';
+import { codeOf, messageOf, PrometheusError } from './core/errors.js';
 import { estimatesQuery, type LagEstimates, NO_ESTIMATES, parseEstimates } from './core/estimates.js';
 import { decideFleet, type FleetLearning, type FleetState, type FleetView, loneFleet, nextFleet } from './core/fleet.js';
 import {
@@ -48,6 +49,13 @@ export interface MonitorOptions {
   readonly fleet?: FleetLearning;
   /** The groups whose lag in time and churn /status shows: one query each per evaluation. Absent: none asked. */
   readonly estimateGroups?: readonly string[];
+  /**
+   * Where in each interval this probe asks (core/backoff.ts scheduleOffsetMs: from POD_NAME): after the first
+   * evaluation, at once, ticks fall on wall times `k x interval + offset`. Default 0.
+   */
+  readonly scheduleOffsetMs?: number;
+  /** Randomness for the backoff's jitter, in [0, 1). Default Math.random; tests pass a fixed one. */
+  readonly random?: () => number;
 }
 
 export interface Monitor {
@@ -95,11 +103,32 @@ export function createMonitor(options: MonitorOptions): Monitor {
   let stopped = false;
   let inFlight: Promise<Snapshot | null> | null = null;
   let abort: AbortController | null = null;
+  const scheduleOffsetMs = options.scheduleOffsetMs ?? 0;
+  const random = options.random ?? Math.random;
+  /** Evaluations in a row the backend refused (429, 503), and the longest Retry-After of the last one. */
+  let refusals = 0;
+  let retryAfterMs: number | null = null;
+  /** What the queries of the evaluation in flight met: a refusal, and its Retry-After. */
+  let refused: { any: boolean; retryAfterMs: number | null } = { any: false, retryAfterMs: null };
+
+  /** Every query goes through here, so a refusal is seen whichever query met it (check, drain, fleet, estimates). */
+  async function ask(promql: string, signal: AbortSignal): Promise<QueryResult> {
+    const seen = refused;
+    try {
+      return await options.client.query(promql, signal);
+    } catch (error) {
+      if (!signal.aborted && error instanceof PrometheusError && REFUSAL_CODES.has(error.code)) {
+        seen.any = true;
+        if (error.retryAfterMs !== undefined) seen.retryAfterMs = Math.max(seen.retryAfterMs ?? 0, error.retryAfterMs);
+      }
+      throw error;
+    }
+  }
 
   async function evaluateRecord(record: CheckRecord, before: CheckStats, signal: AbortSignal): Promise<Evaluated> {
     const started = clock.monotonicMs();
     try {
-      const result = await options.client.query(record.check.query, signal);
+      const result = await ask(record.check.query, signal);
       const durationMs = clock.monotonicMs() - started;
       const observation = observe(record.check, result.samples);
       const trend = await drainTrend(record.check, observation, signal);
@@ -131,7 +160,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
   async function drainTrend(check: CheckDefinition, observation: Observation, signal: AbortSignal): Promise<{ falling: boolean; warning: string | null }> {
     if (check.drain === null || observation.breaching === undefined || observation.breaching.length === 0) return { falling: false, warning: null };
     try {
-      const trend = await options.client.query(check.drain.query, signal);
+      const trend = await ask(check.drain.query, signal);
       return { falling: isDraining(observation.breaching, trend.samples), warning: null };
     } catch (error) {
       return { falling: false, warning: `drain trend query failed (${codeOf(error)}): ${messageOf(error)}` };
@@ -148,7 +177,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
     if (!troubled && fleetAskedAtMs !== null && now - fleetAskedAtMs < fleet.refreshMs) return undefined;
     fleetAskedAtMs = now;
     try {
-      const answer = await options.client.query(fleet.query, signal);
+      const answer = await ask(fleet.query, signal);
       return answer.samples.map((sample) => ({ name: sample.labels[fleet.label] ?? '', ownUnready: sample.value >= 1 }));
     } catch {
       // The last fleet seen stands (nextFleet); the checks' own errors say what is wrong with Prometheus.
@@ -163,7 +192,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
     const answers = await Promise.all(
       groups.map(async (group): Promise<[string, LagEstimates]> => {
         try {
-          return [group, parseEstimates((await options.client.query(estimatesQuery(group), signal)).samples)];
+          return [group, parseEstimates((await ask(estimatesQuery(group), signal)).samples)];
         } catch {
           return [group, NO_ESTIMATES];
         }
@@ -175,6 +204,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
   async function runEvaluation(): Promise<Snapshot | null> {
     const controller = new AbortController();
     abort = controller;
+    const met = { any: false, retryAfterMs: null as number | null };
+    refused = met;
     let evaluated: readonly Evaluated[];
     let fleetAnswer: Awaited<ReturnType<typeof askFleet>>;
     let asked: ReadonlyMap<string, LagEstimates>;
@@ -196,6 +227,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
     if (controller.signal.aborted) return snapshot;
     records = evaluated.map((result) => result.record);
     estimates = asked;
+    refusals = met.any ? refusals + 1 : 0;
+    retryAfterMs = met.any ? met.retryAfterMs : null;
     stats = new Map(evaluated.map((result) => [result.record.check.id, result.stats]));
     if (fleetAnswer !== undefined && fleetView !== null && options.fleet !== undefined) {
       fleetView = nextFleet(fleetView, fleetAnswer, clock.now(), options.fleet.standsForMs, options.fleet.settings.self);
@@ -227,7 +260,17 @@ export function createMonitor(options: MonitorOptions): Monitor {
       fleetTrack = fleetChange.track;
       for (const event of fleetChange.events) emit(event);
     }
-    snapshot = { evaluatedAtMs: nowMs, evaluations, verdict, lastSuccessMs, failedEvaluations, stats, fleet, estimates };
+    snapshot = {
+      evaluatedAtMs: nowMs,
+      evaluations,
+      verdict,
+      lastSuccessMs,
+      failedEvaluations,
+      stats,
+      fleet,
+      estimates,
+      schedule: { offsetMs: scheduleOffsetMs, refusals },
+    };
     try {
       options.onUpdate?.(snapshot);
     } catch (error) {
@@ -235,15 +278,28 @@ export function createMonitor(options: MonitorOptions): Monitor {
     }
   }
 
-  // Fixed rate: each tick is due one interval after the previous one was, so timer lateness does not add up.
-  // An evaluation usually ends within QUERY_TIMEOUT, which is shorter than the interval; a breaching check with a
-  // drain asks twice in a row and may take twice that. A tick due meanwhile waits: at most one is ever in flight.
+  // Fixed rate on a grid: after the first evaluation (at once), ticks are due at wall times k x interval + offset,
+  // each one interval after the previous one was due, so timer lateness does not add up and replicas with different
+  // offsets stay apart. An evaluation usually ends within QUERY_TIMEOUT, which is shorter than the interval; a
+  // breaching check with a drain asks twice in a row and may take twice that. A tick due meanwhile waits: at most
+  // one is ever in flight. While the backend refuses (429, 503), the next tick backs off with jitter and waits out
+  // Retry-After, never longer than STALE_AFTER; the first evaluation that is not refused returns to the grid.
   let dueAt = 0;
+  let originMs = 0;
   async function tick(): Promise<void> {
     await evaluate();
     if (!running) return;
     const now = clock.monotonicMs();
-    dueAt = Math.max(dueAt + options.intervalMs, now);
+    dueAt = nextTickMs({
+      originMs,
+      intervalMs: options.intervalMs,
+      staleAfterMs: options.staleAfterMs,
+      lastDueMs: dueAt,
+      nowMs: now,
+      refusals,
+      retryAfterMs,
+      random: random(),
+    });
     timer = clock.setTimeout(() => void tick(), dueAt - now);
   }
 
@@ -259,6 +315,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
       if (running) return;
       running = true;
       dueAt = clock.monotonicMs();
+      originMs = gridOriginMs(dueAt, clock.now(), options.intervalMs, scheduleOffsetMs);
       void tick();
     },
     async stop() {

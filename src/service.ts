@@ -3,6 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import { systemClock } from './clock.js';
 import { readChecks } from './config/load.js';
+import { scheduleOffsetMs } from './core/backoff.js';
 import type { CheckDefinition } from './core/checks.js';
 import { ConfigError, formatProblem, messageOf } from './core/errors.js';
 import { formatUnreadyLimit } from './core/fleet.js';
@@ -82,6 +83,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     // Through a reference, so that a reload can swap the client (new TLS material) under the monitor.
     client: { query: (promql, signal) => client.query(promql, signal) },
     ...monitorSettings(config),
+    // Replicas started together do not ask together: each has its own place in the interval, from its name.
+    scheduleOffsetMs: scheduleOffsetMs(config.fleet.podName, config.checkIntervalMs, Math.random()),
     clock,
     log,
     onUpdate: (snapshot) => server.update(snapshot),

@@ -45,6 +45,7 @@ const REPORT_ORDER = [
   seedsBesideChecksFile,
   'CHECKS_FILE',
   'ON_PROMETHEUS_ERROR',
+  'ACCEPT_PARTIAL',
   'ON_NO_DATA',
   'FLEET_MAX_UNREADY',
   'FLEET_ROTATE',
@@ -120,6 +121,7 @@ function assemble(variables: CheckedVariables, read: FilesRead, hostname: string
     stallAfterMs: variables.STALL_AFTER.value,
     maxLagSeconds: variables.MAX_LAG_SECONDS.value,
     onPrometheusError: variables.ON_PROMETHEUS_ERROR.value,
+    acceptPartial: variables.ACCEPT_PARTIAL.value,
     onNoData: variables.ON_NO_DATA.value,
     fleet: {
       maxUnready: variables.FLEET_MAX_UNREADY.value,

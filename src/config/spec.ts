@@ -188,6 +188,11 @@ export const SPEC = {
     help: 'true: /ready always answers 200; the verdict it would give is in its body, /status, /metrics and the logs',
     parse: flag('true or false'),
   }),
+  ACCEPT_PARTIAL: variable({
+    default: 'false',
+    help: "true: judge partial answers as complete (VictoriaMetrics' isPartial, Thanos' store-down warnings) and do not send Thanos partial_response=false; false: a partial answer is the error PROM_PARTIAL and the last verdict stands",
+    parse: flag('true or false'),
+  }),
   ON_PROMETHEUS_ERROR: variable({
     default: 'pass',
     help: 'verdict when Prometheus has been unreachable past STALE_AFTER: pass or fail',

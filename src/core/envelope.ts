@@ -1,5 +1,6 @@
 // Pure parsing of a Prometheus /api/v1/query answer: status code + body text -> samples, or a PrometheusError.
 // Shapes from prometheus/prometheus docs/querying/api.md and web/api/v1/api.go (docs/DESIGN.md lists the facts).
+import { parseRetryAfter } from './backoff.js';
 import { PrometheusError } from './errors.js';
 import { isRecord } from './json.js';
 
@@ -30,6 +31,44 @@ const SPECIAL_VALUES: ReadonlyMap<string, number> = new Map([
 ]);
 
 const MAX_ERROR_TEXT = 300;
+const MAX_ERROR_TYPE = 40;
+/** How much of a body that is not Prometheus' own (a proxy's page, a plain-text error) a message quotes. */
+export const MAX_BODY_EXCERPT = 120;
+
+/** How a caller wants an answer read; every field optional. */
+export interface ParseOptions {
+  /** ACCEPT_PARTIAL: an answer that says data is missing is judged as complete; its warnings are kept. */
+  readonly acceptPartial?: boolean;
+  /** The Retry-After header of the answer, honoured on 429 and 503. */
+  readonly retryAfter?: string | readonly string[];
+  /** Wall time of the answer, for a Retry-After given as an HTTP date. */
+  readonly nowMs?: number;
+  /**
+   * Applied to any text taken from the body before it is cut short (the edge passes its secret scrubber): a cut
+   * made first could leave half a secret that no longer matches.
+   */
+  readonly redact?: (text: string) => string;
+}
+
+/**
+ * Warnings that say data is missing from an answer, each from the backend's own source. Matched anywhere in the
+ * warning, case-sensitively as the backends write them. Anything else (a Prometheus `infos` hint such as "metric
+ * might not be a counter", a histogram/float mix) is an answer with a remark, not a partial one.
+ */
+export const MISSING_DATA_WARNINGS: readonly { readonly pattern: RegExp; readonly source: string }[] = [
+  // thanos-io/thanos pkg/store/proxy_merge.go (commit bb390a8): a store that fails mid-stream under the "warn"
+  // partial-response strategy: `errors.Wrapf(err, "receive series from %s", st)`.
+  { pattern: /receive series from /, source: 'Thanos: a store failed while sending series' },
+  // Same file: a store that sent nothing within the frame timeout: "failed to receive any data in %s from %s".
+  { pattern: /failed to receive any data in \S+ from /, source: 'Thanos: a store sent nothing in time' },
+  // thanos-io/thanos pkg/store/proxy.go: ErrorNoStoresMatched, sent as a warning when no store covers the query.
+  { pattern: /No StoreAPIs matched for this query/, source: 'Thanos: no store holds the data asked for' },
+];
+
+/** The entry of MISSING_DATA_WARNINGS a warning matches, if any. */
+export function missingDataWarning(warning: string): string | undefined {
+  return MISSING_DATA_WARNINGS.find((entry) => entry.pattern.test(warning))?.source;
+}
 
 /** A sample value as Prometheus encodes it (a JSON string) to a number. */
 export function parseSampleValue(text: unknown): number {
@@ -45,19 +84,25 @@ function toNumber(text: unknown): number | undefined {
   return DECIMAL.test(text) ? Number(text) : undefined;
 }
 
-/** The whole answer to a query: status first (401/403, proxies), then the JSON envelope, then the data. */
-export function parseQueryResponse(statusCode: number, body: string): QueryResult {
+/**
+ * The whole answer to a query: status first (401/403, 429/503, proxies), then the JSON envelope, then the data, then
+ * whether it is complete (VictoriaMetrics' `isPartial`, warnings that say data is missing).
+ */
+export function parseQueryResponse(statusCode: number, body: string, options: ParseOptions = {}): QueryResult {
+  const redact = options.redact ?? ((text: string) => text);
   // Credentials problems are reported as such whatever the body says: proxies answer these too.
   if (statusCode === 401 || statusCode === 403) {
-    throw new PrometheusError('PROM_AUTH', `Prometheus refused the credentials (HTTP ${statusCode})`, { statusCode });
+    throw new PrometheusError('PROM_AUTH', `Prometheus refused the credentials (HTTP ${statusCode})${quoted(errorText(body, redact))}`, { statusCode });
   }
+  // Refusals have their own codes whatever the body: the monitor backs off on them, honouring Retry-After.
+  if (statusCode === 429 || statusCode === 503) throw refusal(statusCode, body, options, redact);
   const ok = statusCode >= 200 && statusCode < 300;
 
   let json: unknown;
   try {
     json = JSON.parse(body);
   } catch (cause) {
-    if (!ok) throw httpStatus(statusCode);
+    if (!ok) throw httpStatus(statusCode, body, redact);
     throw new PrometheusError('PROM_BAD_JSON', `Prometheus answered HTTP ${statusCode} with a body that is not JSON`, {
       cause,
       statusCode,
@@ -65,10 +110,10 @@ export function parseQueryResponse(statusCode: number, body: string): QueryResul
   }
 
   if (isRecord(json) && json['status'] === 'error') {
-    throw apiError(statusCode, json);
+    throw apiError(statusCode, json, redact);
   }
   // A non-2xx answer that is not Prometheus' own error envelope comes from something in between (proxy, LB).
-  if (!ok) throw httpStatus(statusCode);
+  if (!ok) throw httpStatus(statusCode, body, redact);
 
   if (!isRecord(json)) throw badResponse(`the body is ${describe(json)}, expected a JSON object`, statusCode);
   if (json['status'] !== 'success') {
@@ -77,7 +122,27 @@ export function parseQueryResponse(statusCode: number, body: string): QueryResul
   const data = json['data'];
   if (!isRecord(data)) throw badResponse(`data is ${describe(data)}, expected an object`, statusCode);
 
-  const warnings = [...stringList(json['warnings'], 'warnings', statusCode), ...stringList(json['infos'], 'infos', statusCode).map((info) => `info: ${info}`)];
+  const given = stringList(json['warnings'], 'warnings', statusCode);
+  const warnings = [...given, ...stringList(json['infos'], 'infos', statusCode).map((info) => `info: ${info}`)];
+  if (options.acceptPartial !== true) {
+    // VictoriaMetrics (app/vmselect/prometheus/query_response.qtpl): `"isPartial":true` beside status and data when
+    // some vmstorage nodes did not answer (cluster version, -search.denyPartialResponse off, the default).
+    if (json['isPartial'] === true) {
+      throw new PrometheusError('PROM_PARTIAL', 'the answer is partial (isPartial: true): some storage nodes did not answer; ACCEPT_PARTIAL=true judges it anyway', {
+        statusCode,
+      });
+    }
+    const missing = given.find((warning) => missingDataWarning(warning) !== undefined);
+    if (missing !== undefined) {
+      throw new PrometheusError(
+        'PROM_PARTIAL',
+        `the answer is partial (${missingDataWarning(missing)}): ${clip(redact(missing), MAX_ERROR_TEXT)}; ACCEPT_PARTIAL=true judges it anyway`,
+        {
+          statusCode,
+        },
+      );
+    }
+  }
 
   const resultType = data['resultType'];
   const result = data['result'];
@@ -110,7 +175,8 @@ function parseLabels(metric: unknown, where: string, statusCode: number): Readon
   const entries = Object.entries(metric);
   for (const [name, value] of entries) {
     if (typeof value !== 'string') {
-      throw badResponse(`${where}.${name} is ${describe(value)}, expected a string`, statusCode);
+      // The name is clipped like any text from the body: it may be long, or hold a newline.
+      throw badResponse(`${where}.${clip(name, 40)} is ${describe(value)}, expected a string`, statusCode);
     }
   }
   // fromEntries defines own properties, so a label named "__proto__" stays a label.
@@ -145,17 +211,68 @@ function freezeResult(resultType: QueryResult['resultType'], samples: Sample[], 
   return Object.freeze({ resultType, samples: Object.freeze(samples), warnings: Object.freeze(warnings) });
 }
 
-function apiError(statusCode: number, envelope: Record<string, unknown>): PrometheusError {
-  const errorType = typeof envelope['errorType'] === 'string' ? envelope['errorType'] : undefined;
-  const text = typeof envelope['error'] === 'string' ? clip(envelope['error'], MAX_ERROR_TEXT) : 'no error text';
+function apiError(statusCode: number, envelope: Record<string, unknown>, redact: (text: string) => string): PrometheusError {
+  // Prometheus' errorType is one short word (bad_data, execution, ...); anything else is clipped like the error text.
+  const errorType = typeof envelope['errorType'] === 'string' ? clip(envelope['errorType'], MAX_ERROR_TYPE) : undefined;
+  const text = typeof envelope['error'] === 'string' ? clip(redact(envelope['error']), MAX_ERROR_TEXT) : 'no error text';
   return new PrometheusError('PROM_API_ERROR', `Prometheus rejected the query (HTTP ${statusCode}, ${errorType ?? 'no errorType'}): ${text}`, { statusCode, errorType });
 }
 
-// The body is left out on purpose: a proxy's error page is long, HTML, and may echo request details.
-function httpStatus(statusCode: number): PrometheusError {
-  return new PrometheusError('PROM_HTTP_STATUS', `Prometheus answered HTTP ${statusCode} without a Prometheus error body`, {
+// Only a short excerpt of the body: a proxy's error page is long, HTML, and may echo request details (the edge
+// scrubs every header value it sent from it before the cut).
+function httpStatus(statusCode: number, body: string, redact: (text: string) => string): PrometheusError {
+  return new PrometheusError('PROM_HTTP_STATUS', `Prometheus answered HTTP ${statusCode} without a Prometheus error body${quoted(excerpt(body, redact))}`, {
     statusCode,
   });
+}
+
+/** 429 or 503: Prometheus' own error envelope (503 for a query timeout) keeps its errorType; any other body an excerpt. */
+function refusal(statusCode: 429 | 503, body: string, options: ParseOptions, redact: (text: string) => string): PrometheusError {
+  const code = statusCode === 429 ? 'PROM_OVERLOADED' : 'PROM_UNAVAILABLE';
+  const what = statusCode === 429 ? 'is overloaded (HTTP 429 Too Many Requests)' : 'is unavailable (HTTP 503 Service Unavailable)';
+  let errorType: string | undefined;
+  let text = excerpt(body, redact);
+  try {
+    const json: unknown = JSON.parse(body);
+    if (isRecord(json) && json['status'] === 'error') {
+      errorType = typeof json['errorType'] === 'string' ? clip(json['errorType'], MAX_ERROR_TYPE) : undefined;
+      text = typeof json['error'] === 'string' ? clip(redact(json['error']), MAX_ERROR_TEXT) : '';
+    }
+  } catch {
+    // Not JSON: the excerpt stands.
+  }
+  const retryAfterMs = parseRetryAfter(options.retryAfter, options.nowMs ?? 0);
+  const wait = retryAfterMs === undefined ? '' : `; Retry-After ${Math.ceil(retryAfterMs / 1000)} s`;
+  const type = errorType === undefined ? '' : ` (${errorType})`;
+  return new PrometheusError(code, `Prometheus ${what}${type}${quoted(text)}${wait}`, { statusCode, errorType, retryAfterMs });
+}
+
+/** A body as a few words for a message: tags and control characters flattened, spaces collapsed, cut short. */
+export function excerpt(body: string, redact: (text: string) => string = (text) => text): string {
+  const flat = body
+    .slice(0, 64 * 1024)
+    .replace(/<(?:script|style)\b[^>]*>[\s\S]*?<\/(?:script|style)>/gi, ' ')
+    .replace(/<[^>]*>/g, ' ')
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this removes
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return clip(redact(flat), MAX_BODY_EXCERPT);
+}
+
+/** The text of an error body, whether Prometheus' envelope or not, for PROM_AUTH. */
+function errorText(body: string, redact: (text: string) => string): string {
+  try {
+    const json: unknown = JSON.parse(body);
+    if (isRecord(json) && typeof json['error'] === 'string') return clip(redact(json['error']), MAX_BODY_EXCERPT);
+  } catch {
+    // Not JSON: an excerpt.
+  }
+  return excerpt(body, redact);
+}
+
+function quoted(text: string): string {
+  return text === '' ? '' : `: ${text}`;
 }
 
 function badResponse(detail: string, statusCode?: number): PrometheusError {

@@ -24,7 +24,11 @@ export const PROMETHEUS_ERROR_CODES = [
   'PROM_TOO_LARGE', // the body passed the response size cap
   'PROM_BAD_JSON', // the body is not JSON
   'PROM_BAD_RESPONSE', // JSON, but not the shape of a query response (or an unsupported resultType)
-  'PROM_API_ERROR', // Prometheus answered {"status":"error"} (bad_data, execution, timeout, ...)
+  'PROM_API_ERROR', // Prometheus answered {"status":"error"} (bad_data, execution, ...) with neither 429 nor 503
+  // Added later, so appended: the order above is what dashboards have seen since the start.
+  'PROM_OVERLOADED', // 429 Too Many Requests: the backend sheds load (Mimir/Cortex queue full, VictoriaMetrics' concurrency limit)
+  'PROM_UNAVAILABLE', // 503 Service Unavailable: not ready, or a proxy with no healthy backend
+  'PROM_PARTIAL', // an answer that says data is missing: VictoriaMetrics' isPartial, a store-down warning of Thanos
 ] as const;
 
 export type PrometheusErrorCode = (typeof PROMETHEUS_ERROR_CODES)[number];
@@ -45,11 +49,14 @@ export class PrometheusError extends ProbeError {
   readonly statusCode: number | undefined;
   /** Prometheus' errorType (bad_data, execution, timeout, ...) for PROM_API_ERROR. */
   readonly errorType: string | undefined;
+  /** How long the backend asked us to wait (its Retry-After header), for PROM_OVERLOADED and PROM_UNAVAILABLE. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: PrometheusErrorCode, message: string, options: { cause?: unknown; statusCode?: number; errorType?: string } = {}) {
+  constructor(code: PrometheusErrorCode, message: string, options: { cause?: unknown; statusCode?: number; errorType?: string; retryAfterMs?: number } = {}) {
     super(code, message, { cause: options.cause });
     this.statusCode = options.statusCode;
     this.errorType = options.errorType;
+    this.retryAfterMs = options.retryAfterMs;
   }
 }
 

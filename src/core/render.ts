@@ -84,6 +84,9 @@ export function renderStatusHead(view: ProbeView, report: ReadinessReport = asse
     evaluation: {
       last_at: iso(snapshot?.evaluatedAtMs ?? null),
       count: snapshot?.evaluations ?? 0,
+      interval: formatDuration(config.checkIntervalMs),
+      schedule_offset_ms: snapshot?.schedule?.offsetMs ?? null,
+      refused_in_a_row: snapshot?.schedule?.refusals ?? 0,
     },
     config: describeConfig(config),
     reload: view.reload == null ? null : { at: iso(view.reload.atMs), ok: view.reload.ok, error: view.reload.error },

@@ -36,6 +36,8 @@ export interface Config {
   /** MAX_LAG_SECONDS, or null when that check is off. */
   readonly maxLagSeconds: number | null;
   readonly onPrometheusError: ErrorPolicy;
+  /** ACCEPT_PARTIAL: partial answers are judged as complete, and Thanos is not asked for partial_response=false. */
+  readonly acceptPartial: boolean;
   /** ON_NO_DATA: the verdict of a built-in check with no series. */
   readonly onNoData: ErrorPolicy;
   /** The blast-radius limit and how this replica is named in the fleet. */
@@ -91,6 +93,7 @@ export function describeConfig(config: Config): Readonly<Record<string, string |
         }
       : {}),
     on_prometheus_error: config.onPrometheusError,
+    accept_partial: config.acceptPartial,
     ...(config.checksFile === null ? { on_no_data: config.onNoData } : {}),
     fleet_max_unready: formatUnreadyLimit(config.fleet.maxUnready),
     fleet_rotate: formatDuration(config.fleet.rotateMs),

@@ -52,4 +52,6 @@ export interface Snapshot {
   readonly fleet: FleetState | null;
   /** Lag in time and churn, by group, as last asked; empty when the monitor asks none. */
   readonly estimates?: ReadonlyMap<string, LagEstimates>;
+  /** Where in each interval this probe asks, and how many evaluations in a row the backend refused (429, 503). */
+  readonly schedule?: { readonly offsetMs: number; readonly refusals: number };
 }

@@ -22,6 +22,11 @@ export interface PrometheusClientOptions {
    * opens a new connection (undici's default is 4 s, and Prometheus sends no Keep-Alive hint). Default 4 s.
    */
   readonly keepAliveMs?: number;
+  /**
+   * ACCEPT_PARTIAL: judge partial answers as complete (VictoriaMetrics' isPartial, Thanos' store-down warnings) and
+   * leave Thanos its default. Default false: every query asks `partial_response=false`, and a partial answer is PROM_PARTIAL.
+   */
+  readonly acceptPartial?: boolean;
   /** CA, client certificate and verification for the owned Agent (ignored with an injected dispatcher). */
   readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string; readonly rejectUnauthorized?: boolean };
 }
@@ -57,6 +62,7 @@ export function createPrometheusClient(options: PrometheusClientOptions): Promet
       ? new Agent({ keepAliveTimeout: keepAliveMs, keepAliveMaxTimeout: keepAliveMs, connect: { timeout: timeoutMs, ...options.tls } })
       : undefined;
   const dispatcher: Dispatcher = options.dispatcher ?? (ownedAgent as Agent);
+  const acceptPartial = options.acceptPartial === true;
   let closing: Promise<void> | undefined;
 
   async function query(promql: string, signal?: AbortSignal): Promise<QueryResult> {
@@ -82,21 +88,25 @@ export function createPrometheusClient(options: PrometheusClientOptions): Promet
         dispatcher,
         method: 'POST',
         headers,
-        body: new URLSearchParams({ query: promql, timeout: `${timeoutMs}ms` }).toString(),
+        // partial_response=false: Thanos Query answers an error instead of a partial answer when a store is down
+        // (its default is to warn). Prometheus and VictoriaMetrics ignore a parameter they do not know.
+        body: new URLSearchParams({ query: promql, timeout: `${timeoutMs}ms`, ...(acceptPartial ? {} : { partial_response: 'false' }) }).toString(),
         signal: controller.signal,
         // Never later than our own deadline; they only name the phase when they win the race.
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
       body = response.body;
+      // Every text taken from the body is scrubbed before parseQueryResponse cuts it short.
+      const parsing = { acceptPartial, retryAfter: response.headers['retry-after'], nowMs: Date.now(), redact: (text: string) => scrub(text, secrets) };
       const text = await readCapped(body, response.headers['content-length'], maxResponseBytes);
       if (text === undefined) {
         // A non-2xx status says more than the size of its error page: with no body to read,
-        // parseQueryResponse throws PROM_AUTH or PROM_HTTP_STATUS for it.
-        if (response.statusCode < 200 || response.statusCode >= 300) parseQueryResponse(response.statusCode, '');
+        // parseQueryResponse throws PROM_AUTH, PROM_OVERLOADED, PROM_UNAVAILABLE or PROM_HTTP_STATUS for it.
+        if (response.statusCode < 200 || response.statusCode >= 300) parseQueryResponse(response.statusCode, '', parsing);
         throw new PrometheusError('PROM_TOO_LARGE', `Prometheus at ${target} answered more than ${maxResponseBytes} bytes`, { statusCode: response.statusCode });
       }
-      const result = parseQueryResponse(response.statusCode, text);
+      const result = parseQueryResponse(response.statusCode, text, parsing);
       return secrets.length === 0 ? result : { ...result, warnings: result.warnings.map((warning) => scrub(warning, secrets)) };
     } catch (error) {
       throw scrubError(classify(error, stoppedBy), secrets);
@@ -215,7 +225,7 @@ function scrubError(error: PrometheusError, secrets: readonly string[]): Prometh
   const message = scrub(error.message, secrets);
   if (message === error.message) return error;
   // The cause is dropped with the secret it may quote.
-  return new PrometheusError(error.code, message, { statusCode: error.statusCode, errorType: error.errorType });
+  return new PrometheusError(error.code, message, { statusCode: error.statusCode, errorType: error.errorType, retryAfterMs: error.retryAfterMs });
 }
 
 /** The body as text, or undefined once it passes `maxBytes`: never buffers more than the cap. */

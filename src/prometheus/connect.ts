@@ -12,6 +12,7 @@ export function clientFor(config: Config, tls: TlsOptions | undefined): Promethe
     // Idle connections outlive the interval so each tick reuses them; undici drops any the server closes.
     keepAliveMs: Math.min(2 * config.checkIntervalMs + config.queryTimeoutMs, 600_000),
     headers: requestHeaders(config.connection),
+    acceptPartial: config.acceptPartial,
     tls,
   });
 }

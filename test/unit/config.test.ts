@@ -56,6 +56,7 @@ test("defaults are the seed's", () => {
     stallAfterMs: 300_000,
     maxLagSeconds: null,
     onPrometheusError: 'pass',
+    acceptPartial: false,
     onNoData: 'pass',
     fleet: { maxUnready: { kind: 'count', count: 1 }, rotateMs: 300_000, label: 'pod', podName: config.fleet.podName, podNamespace: null },
     dryRun: false,

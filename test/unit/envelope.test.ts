@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseQueryResponse, parseSampleValue, type QueryResult } from '../../src/core/envelope.js';
+import {
+  excerpt,
+  MISSING_DATA_WARNINGS,
+  missingDataWarning,
+  type ParseOptions,
+  parseQueryResponse,
+  parseSampleValue,
+  type QueryResult,
+} from '../../src/core/envelope.js';
 import { PrometheusError } from '../../src/core/errors.js';
 
 const success = (data: unknown, extra: Record<string, unknown> = {}): string => JSON.stringify({ status: 'success', data, ...extra });
@@ -233,10 +241,11 @@ describe('parseQueryResponse: failures', () => {
       expected: { code: 'PROM_API_ERROR', statusCode: 422, errorType: 'execution' },
     },
     {
+      // Prometheus answers its own query timeout with 503: a refusal like any 503, its errorType kept.
       name: '503 timeout envelope',
       status: 503,
       body: errorEnvelope('timeout', 'query timed out in expression evaluation'),
-      expected: { code: 'PROM_API_ERROR', statusCode: 503, errorType: 'timeout' },
+      expected: { code: 'PROM_UNAVAILABLE', statusCode: 503, errorType: 'timeout' },
     },
     {
       name: 'error envelope on a 200',
@@ -289,10 +298,173 @@ describe('parseQueryResponse: failures', () => {
     );
   });
 
-  test('an HTML error page does not reach the message', () => {
+  test('an HTML error page reaches the message only as a short excerpt: no markup, not the rest of the page', () => {
+    const page = `<html><head><style>h1 { color: red }</style></head><body><h1>502 Bad Gateway</h1><p>${'the upstream said no. '.repeat(10)}</p><p>secret-internal-host</p></body></html>`;
     assert.throws(
-      () => parseQueryResponse(502, html),
-      (error: unknown) => error instanceof PrometheusError && !error.message.includes('secret-internal-host'),
+      () => parseQueryResponse(502, page),
+      (error: unknown) => {
+        assert.ok(error instanceof PrometheusError);
+        assert.match(error.message, /^Prometheus answered HTTP 502 without a Prometheus error body: 502 Bad Gateway the upstream said no\./);
+        assert.doesNotMatch(error.message, /[<>{}]|secret-internal-host|color/);
+        assert.ok(error.message.length < 200, `message is ${error.message.length} characters`);
+        return true;
+      },
     );
+  });
+});
+
+describe('excerpt', () => {
+  const cases: ReadonlyArray<[string, string, string]> = [
+    ['plain text keeps its words', 'no org id\n', 'no org id'],
+    [
+      'tags become spaces, spaces collapse',
+      '<html><body><h1>503 Service Temporarily Unavailable</h1>\r\n<hr><center>nginx</center></body></html>',
+      '503 Service Temporarily Unavailable nginx',
+    ],
+    ['scripts and styles are dropped whole', '<style>p{}</style><script>var token = 1</script><p>down</p>', 'down'],
+    ['control characters flatten', 'a\u0000b\u001bc\u007fd', 'a b c d'],
+    ['empty stays empty', '', ''],
+    ['cut at 120 characters', 'x'.repeat(500), `${'x'.repeat(120)}…`],
+  ];
+  for (const [name, body, expected] of cases) {
+    test(name, () => assert.equal(excerpt(body), expected));
+  }
+
+  test('the redactor runs before the cut, so a secret across the cut is still replaced whole', () => {
+    const secret = 'tok-0123456789abcdef';
+    const body = `${'y'.repeat(110)} ${secret} tail`;
+    const cut = excerpt(body, (text) => text.split(secret).join('***'));
+    assert.ok(!cut.includes('tok-0123'), cut);
+    assert.equal(cut, `${'y'.repeat(110)} *** tail`);
+  });
+});
+
+describe('parseQueryResponse: refusals, partial answers, excerpts', () => {
+  const errorEnvelope = (errorType: string, error: string): string => JSON.stringify({ status: 'error', errorType, error });
+  const NOW = Date.UTC(2026, 10, 26, 12);
+  const ok = vector(element('1'));
+  const cases: ReadonlyArray<{
+    name: string;
+    status: number;
+    body: string;
+    options?: ParseOptions;
+    expected: { code: string; statusCode?: number; errorType?: string; retryAfterMs?: number | undefined; message?: RegExp };
+  }> = [
+    // grafana/mimir pkg/frontend/v1/frontend.go (and cortexproject/cortex pkg/frontend/v1): errTooManyRequest =
+    // httpgrpc.Errorf(http.StatusTooManyRequests, "too many outstanding requests"), written as text/plain.
+    {
+      name: 'Mimir 429 plain text',
+      status: 429,
+      body: 'too many outstanding requests\n',
+      expected: { code: 'PROM_OVERLOADED', statusCode: 429, retryAfterMs: undefined, message: /overloaded.*: too many outstanding requests$/ },
+    },
+    {
+      name: '429 with Retry-After seconds',
+      status: 429,
+      body: '',
+      options: { retryAfter: '30', nowMs: NOW },
+      expected: { code: 'PROM_OVERLOADED', retryAfterMs: 30_000, message: /Retry-After 30 s$/ },
+    },
+    {
+      name: '503 HTML with Retry-After as an HTTP date',
+      status: 503,
+      body: '<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>',
+      options: { retryAfter: new Date(NOW + 90_000).toUTCString(), nowMs: NOW },
+      expected: { code: 'PROM_UNAVAILABLE', statusCode: 503, retryAfterMs: 90_000, message: /unavailable.*: 503 Service Temporarily Unavailable; Retry-After 90 s$/ },
+    },
+    {
+      name: '503 with an unreadable Retry-After: ignored',
+      status: 503,
+      body: 'Service Unavailable',
+      options: { retryAfter: 'soon', nowMs: NOW },
+      expected: { code: 'PROM_UNAVAILABLE', retryAfterMs: undefined },
+    },
+    {
+      name: '429 with an error envelope keeps its text and errorType',
+      status: 429,
+      body: errorEnvelope('unavailable', 'the request has been rejected because the tenant exceeded the request rate limit'),
+      expected: { code: 'PROM_OVERLOADED', errorType: 'unavailable', message: /\(unavailable\): the request has been rejected/ },
+    },
+    // grafana/dskit middleware/http_auth.go AuthenticateUser: http.Error(w, err.Error(), http.StatusUnauthorized)
+    // with user.ErrNoOrgID = "no org id" (dskit user/id.go): Mimir and Cortex without X-Scope-OrgID.
+    { name: 'Mimir 401 "no org id"', status: 401, body: 'no org id\n', expected: { code: 'PROM_AUTH', statusCode: 401, message: /\(HTTP 401\): no org id$/ } },
+    {
+      name: '500 plain text',
+      status: 500,
+      body: 'upstream connect error or disconnect/reset before headers',
+      expected: { code: 'PROM_HTTP_STATUS', message: /: upstream connect error/ },
+    },
+    // VictoriaMetrics app/vmselect/prometheus/query_response.qtpl: "isPartial" beside status and data.
+    {
+      name: 'VictoriaMetrics isPartial: true',
+      status: 200,
+      body: success({ resultType: 'vector', result: [] }, { isPartial: true }),
+      expected: { code: 'PROM_PARTIAL', statusCode: 200, message: /isPartial: true/ },
+    },
+    // thanos-io/thanos pkg/store/proxy_merge.go: a store down under the default "warn" strategy.
+    {
+      name: 'Thanos "receive series from" warning',
+      status: 200,
+      body: success(
+        { resultType: 'vector', result: [] },
+        {
+          warnings: [
+            'receive series from Addr: 10.0.0.7:10901 LabelSets: {prometheus="monitoring/k8s"} MinTime: 0 MaxTime: 1: rpc error: code = Unavailable desc = connection refused',
+          ],
+        },
+      ),
+      expected: { code: 'PROM_PARTIAL', message: /Thanos: a store failed.*receive series from Addr/ },
+    },
+    {
+      name: 'Thanos frame timeout warning',
+      status: 200,
+      body: success({ resultType: 'vector', result: [] }, { warnings: ['failed to receive any data in 5s from Addr: store-1:10901: context deadline exceeded'] }),
+      expected: { code: 'PROM_PARTIAL' },
+    },
+    {
+      name: 'Thanos "No StoreAPIs matched" warning',
+      status: 200,
+      body: success({ resultType: 'vector', result: [] }, { warnings: ['No StoreAPIs matched for this query'] }),
+      expected: { code: 'PROM_PARTIAL' },
+    },
+  ];
+  for (const { name, status, body, options, expected } of cases) {
+    test(name, () => {
+      const { message, ...fields } = expected;
+      assert.throws(
+        () => parseQueryResponse(status, body, options),
+        (error: unknown) => {
+          assert.ok(error instanceof PrometheusError);
+          for (const [key, value] of Object.entries(fields)) assert.equal(error[key as keyof PrometheusError], value, `${key}: ${error.message}`);
+          if (message !== undefined) assert.match(error.message, message);
+          return true;
+        },
+      );
+    });
+  }
+
+  test('ACCEPT_PARTIAL=true: isPartial and missing-data warnings are judged as complete, the warnings kept', () => {
+    const body = success({ resultType: 'vector', result: [element('3')] }, { isPartial: true, warnings: ['No StoreAPIs matched for this query'] });
+    const result = parseQueryResponse(200, body, { acceptPartial: true });
+    assert.equal(result.samples[0]?.value, 3);
+    assert.deepEqual(result.warnings, ['No StoreAPIs matched for this query']);
+  });
+
+  test('other warnings and Prometheus 3 infos are not missing data', () => {
+    const body = success(
+      { resultType: 'vector', result: [element('3')] },
+      {
+        isPartial: false,
+        warnings: ['PromQL warning: encountered a mix of histograms and floats for metric name "x"'],
+        infos: ['PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "x"'],
+      },
+    );
+    assert.equal(parseQueryResponse(200, body).warnings.length, 2);
+    assert.equal(parseQueryResponse(200, ok).samples.length, 1);
+  });
+
+  test('every missing-data pattern names its backend', () => {
+    for (const entry of MISSING_DATA_WARNINGS) assert.match(entry.source, /^(?:Thanos|VictoriaMetrics|Mimir|Cortex): /);
+    assert.equal(missingDataWarning('PromQL info: metric might not be a counter'), undefined);
   });
 });

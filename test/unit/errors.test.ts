@@ -26,6 +26,9 @@ test('the Prometheus error codes are stable: /metrics labels and dashboards rely
     'PROM_BAD_JSON',
     'PROM_BAD_RESPONSE',
     'PROM_API_ERROR',
+    'PROM_OVERLOADED',
+    'PROM_UNAVAILABLE',
+    'PROM_PARTIAL',
   ]);
 });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import type { CheckDefinition } from '../../src/core/checks.js';
 import type { QueryResult } from '../../src/core/envelope.js';
@@ -321,4 +321,181 @@ test('replaceChecks after stop() began evaluates nothing: no query reaches a cli
   assert.equal(state.queries, queries, 'nothing asked after stop');
   assert.equal(clock.pendingTimers(), 0, 'and nothing left to ask later');
   assert.equal(queries, 2, "only the first evaluation's two queries");
+});
+
+/**
+ * The fake clock's monotonic times at which the client was asked, one entry per query; `answer` replaces the
+ * client's answers from then on (state.answer itself stays the recording wrapper).
+ */
+function askedAt(clock: ReturnType<typeof fakeClock>, state: ReturnType<typeof scriptedClient>['state']) {
+  const times: number[] = [];
+  const script = { answer: state.answer };
+  state.answer = (promql) => {
+    times.push(clock.monotonicMs());
+    return script.answer(promql);
+  };
+  return {
+    times,
+    /** One entry per evaluation: the seed's two checks ask two queries each. */
+    evaluations: () => times.filter((_, i) => i % 2 === 0),
+    answer(next: (promql: string) => Promise<QueryResult>) {
+      script.answer = next;
+    },
+  };
+}
+
+const refusal = (code: 'PROM_OVERLOADED' | 'PROM_UNAVAILABLE', retryAfterMs?: number) => () =>
+  Promise.reject(new PrometheusError(code, 'refused', { statusCode: code === 'PROM_OVERLOADED' ? 429 : 503, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) }));
+
+describe('the schedule offset: no lockstep', () => {
+  // The fake clock starts at 2026-11-26T12:00:00Z, a whole number of intervals.
+  const cases: ReadonlyArray<[string, number, number, number[]]> = [
+    // name, offset, ms after the interval's start at which the probe starts, evaluation times (monotonic)
+    ['offset 0 started on the grid: every interval from the start', 0, 0, [0, 10_000, 20_000, 30_000]],
+    ['offset 3 s started at 0: the first at once, the next at 13 s (never sooner than one interval)', 3_000, 0, [0, 13_000, 23_000, 33_000]],
+    ['offset 3 s started at 1 s: 2 s to the grid is too soon, so 12 s', 3_000, 1_000, [0, 12_000, 22_000, 32_000]],
+    ['offset 7 s started at 1 s: the grid at 6 s is too soon, so 16 s', 7_000, 1_000, [0, 16_000, 26_000]],
+  ];
+  for (const [name, offset, startAfterMs, expected] of cases) {
+    test(name, async (t) => {
+      const { clock, state, monitor } = setup({ scheduleOffsetMs: offset });
+      t.after(() => monitor.stop());
+      await clock.advance(startAfterMs);
+      const asked = askedAt(clock, state);
+      const base = clock.monotonicMs();
+      monitor.start();
+      await clock.advance(35_000);
+      const evaluations = asked.evaluations().map((at) => at - base);
+      assert.deepEqual(evaluations, expected);
+      // On the wall clock, every tick after the first falls on k x interval + offset.
+      for (const at of evaluations.slice(1)) assert.equal((at + startAfterMs) % 10_000, offset);
+    });
+  }
+
+  test('two replicas started at different moments ask at their own offsets, apart', async (t) => {
+    const first = setup({ scheduleOffsetMs: 2_000 });
+    const second = setup({ scheduleOffsetMs: 7_000 });
+    t.after(() => Promise.all([first.monitor.stop(), second.monitor.stop()]));
+    const a = askedAt(first.clock, first.state).times;
+    const b = askedAt(second.clock, second.state).times;
+    first.monitor.start();
+    await first.clock.advance(40_000);
+    await second.clock.advance(1_234); // the second replica starts 1.234 s after the first
+    second.monitor.start();
+    await second.clock.advance(40_000 - 1_234);
+    const wallA = a.slice(2).map((at) => at % 10_000);
+    const wallB = b.slice(2).map((at) => at % 10_000);
+    assert.ok(wallA.every((at) => at === 2_000));
+    assert.ok(wallB.every((at) => at === 7_000));
+  });
+
+  test('/status material: the snapshot carries the offset', async (t) => {
+    const { clock, monitor } = setup({ scheduleOffsetMs: 4_321 });
+    t.after(() => monitor.stop());
+    monitor.start();
+    await clock.advance(0);
+    assert.deepEqual(monitor.current()?.schedule, { offsetMs: 4_321, refusals: 0 });
+  });
+});
+
+describe('refusals: backoff with jitter, Retry-After, back on the grid', () => {
+  test('429: the next evaluations back off (interval x 2^n, capped at STALE_AFTER / 2), then the first success returns to the grid', async (t) => {
+    // random() = 1, the bound of [0, 1): the longest wait each time, so the table is exact.
+    const { clock, state, monitor } = setup({ random: () => 1 });
+    t.after(() => monitor.stop());
+    const asked = askedAt(clock, state);
+    monitor.start();
+    await clock.advance(0);
+    asked.answer(refusal('PROM_OVERLOADED'));
+    const refusedFrom = asked.times.length;
+    await clock.advance(10_000); // the tick at 10 s is refused
+    await clock.advance(80_000);
+    const evaluations = asked.evaluations();
+    // 0 ok; 10 s refused (1); +20 s -> 30 s refused (2); +30 s (4 intervals capped at 30 s) -> 60 s (3); +30 s -> 90 s.
+    assert.deepEqual(evaluations, [0, 10_000, 30_000, 60_000, 90_000]);
+    assert.ok(asked.times.length > refusedFrom);
+    assert.equal(monitor.current()?.schedule?.refusals, 4);
+    asked.answer((promql) => Promise.resolve(vector(promql.includes('skew') ? 1.5 : 3)));
+    await clock.advance(30_000); // 120 s: the backoff's last wait, and this one succeeds
+    assert.equal(monitor.current()?.schedule?.refusals, 0);
+    await clock.advance(30_000);
+    assert.deepEqual(asked.evaluations().slice(5), [120_000, 130_000, 140_000, 150_000], 'back to one evaluation per interval, on the grid');
+  });
+
+  const jitter: ReadonlyArray<[number, number]> = [
+    [0, 20_000], // random 0: one interval after the refused tick at 10 s
+    [0.5, 25_000], // half-way between one and two intervals
+  ];
+  for (const [random, next] of jitter) {
+    test(`503, random ${random}: the next evaluation at ${next / 1000} s`, async (t) => {
+      const { clock, state, monitor } = setup({ random: () => random });
+      t.after(() => monitor.stop());
+      const asked = askedAt(clock, state);
+      monitor.start();
+      await clock.advance(0);
+      asked.answer(refusal('PROM_UNAVAILABLE'));
+      await clock.advance(10_000 + 25_000);
+      assert.deepEqual(asked.evaluations().slice(0, 3), [0, 10_000, next]);
+    });
+  }
+
+  test('Retry-After: nothing is asked before it has passed', async (t) => {
+    const { clock, state, monitor } = setup({ random: () => 0 });
+    t.after(() => monitor.stop());
+    const asked = askedAt(clock, state);
+    monitor.start();
+    await clock.advance(0);
+    asked.answer(refusal('PROM_OVERLOADED', 45_000));
+    await clock.advance(10_000);
+    const after = asked.times.length;
+    await clock.advance(44_999);
+    assert.equal(asked.times.length, after, 'no query during the 45 s the backend asked for');
+    await clock.advance(1);
+    assert.equal(asked.times.length, after + 2, 'asked again once it has passed');
+  });
+
+  test('Retry-After longer than STALE_AFTER: asked again after STALE_AFTER, and the verdict is unknown by then', async (t) => {
+    const { clock, state, monitor } = setup({ random: () => 0 });
+    t.after(() => monitor.stop());
+    const asked = askedAt(clock, state);
+    monitor.start();
+    await clock.advance(0);
+    asked.answer(refusal('PROM_UNAVAILABLE', 3_600_000));
+    await clock.advance(10_000);
+    assert.equal(monitor.current()?.verdict.checks[0]?.stale, true, 'the last answer stands while fresh');
+    const after = asked.times.length;
+    await clock.advance(59_999);
+    assert.equal(asked.times.length, after);
+    await clock.advance(1);
+    assert.equal(asked.times.length, after + 2, 'asked again STALE_AFTER after the refusal');
+    assert.equal(monitor.current()?.verdict.state, 'unknown', 'no answer for 70 s: unknown, and the policy decides');
+  });
+
+  test('other errors keep the normal schedule: a timeout or a refused connection is not a refusal', async (t) => {
+    const { clock, state, monitor } = setup({ random: () => 0.999999 });
+    t.after(() => monitor.stop());
+    const asked = askedAt(clock, state);
+    monitor.start();
+    await clock.advance(0);
+    asked.answer(() => Promise.reject(new PrometheusError('PROM_TIMEOUT', 'slow')));
+    await clock.advance(40_000);
+    assert.deepEqual(asked.evaluations(), [0, 10_000, 20_000, 30_000, 40_000]);
+    assert.equal(monitor.current()?.schedule?.refusals, 0);
+  });
+
+  test('never more than one evaluation per interval, whatever the randomness', async (t) => {
+    for (const r of [0, 0.3, 0.999999]) {
+      const { clock, state, monitor } = setup({ random: () => r, scheduleOffsetMs: 1_500 });
+      t.after(() => monitor.stop());
+      const asked = askedAt(clock, state);
+      let n = 0;
+      asked.answer(() => (n++ % 3 === 0 ? Promise.resolve(vector(3)) : refusal('PROM_OVERLOADED', 500)()));
+      monitor.start();
+      await clock.advance(300_000);
+      const evaluations = asked.evaluations();
+      for (let i = 1; i < evaluations.length; i += 1) {
+        assert.ok(evaluations[i]! - evaluations[i - 1]! >= 10_000, `random ${r}: ${evaluations.join(', ')}`);
+      }
+    }
+  });
 });
