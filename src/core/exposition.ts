@@ -1,10 +1,10 @@
 // The Prometheus text exposition (format 0.0.4) of what the monitor knows. Pure, and never a query:
 // a scrape of /metrics reads the cache like any probe.
 import { EVALUATION_ERROR_CODES } from './errors.js';
-import { assessReadiness, type ProbeView, type ReadinessReport } from './readiness.js';
+import { assessReadiness, judgedOf, type ProbeView, type ReadinessReport } from './readiness.js';
 import { DURATION_BUCKETS_S } from './snapshot.js';
 import type { Labels } from './types.js';
-import { CHECK_STATES, type JudgedCheck } from './verdict.js';
+import { CHECK_STATES, combine, type JudgedCheck } from './verdict.js';
 
 /** One metric family being written: HELP and TYPE once, then its samples. */
 class Family {
@@ -36,10 +36,17 @@ export function exposition(view: ProbeView, report: ReadinessReport = assessRead
   const status = family(
     'crm_events_health_status',
     'gauge',
-    'Readiness verdict per consumer group: 1 healthy, 0 not (absent before the first evaluation); under DRY_RUN the verdict /ready would give.',
+    "The group's verdict per consumer group, before the fleet limit and DRY_RUN: 1 healthy, 0 not (absent before the first evaluation).",
   );
   if (snapshot !== null) {
-    for (const [name, ready] of report.groups) status.sample('crm_events_health_status', { consumergroup: name }, ready.healthy ? 1 : 0);
+    // The checks' verdict, whatever the phase: a replica shutting down answers 503 but the group is not failing.
+    for (const name of report.groups.keys()) {
+      const judged = judgedOf(
+        view,
+        view.checks.filter((check) => check.group === name),
+      );
+      status.sample('crm_events_health_status', { consumergroup: name }, combine(judged, view.config.onPrometheusError).healthy ? 1 : 0);
+    }
   }
   // As Prometheus' own prometheus_config_last_reload_successful: a refused SIGHUP must be alertable, not only logged.
   family('crm_events_health_config_last_reload_successful', 'gauge', '0 when the last SIGHUP reload was refused (the old checks stay); 1 otherwise.').sample(
