@@ -43,7 +43,11 @@ export function parseChecksFile(text: string, options: { readonly severalGroups:
     // line and column (Node 24 adds its own "(line L column C)", which this replaces too).
     const message = messageOf(error)
       .replace(/, .*is not valid JSON$/s, '')
-      .replace(/ at position (\d+)(?: \(line \d+ column \d+\))?$/, (_, offset: string) => ` at ${lineAndColumn(text, Number(offset))}`);
+      .replace(/ at position (\d+)(?: \(line \d+ column \d+\))?$/, (_, offset: string) => ` at ${lineAndColumn(text, Number(offset))}`)
+      // The unexpected token may be a control character (a NUL, an ESC): written as \u00XX, the problem stays one
+      // visible line.
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this escapes
+      .replace(/[\u0000-\u001f\u007f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
     return { ok: false, problems: [`valid JSON (${message})`] };
   }
   if (!isRecord(document) || !Array.isArray(document.checks)) return { ok: false, problems: ['an object {"checks": [...]}'] };
@@ -57,7 +61,8 @@ export function parseChecksFile(text: string, options: { readonly severalGroups:
   document.checks.forEach((entry: unknown, index: number) => {
     const label = isRecord(entry) && typeof entry.name === 'string' ? `check ${JSON.stringify(entry.name)}` : `check #${index + 1}`;
     const problem = (field: string, expected: string): undefined => {
-      problems.push(`${label}: field "${field}": ${expected}`);
+      // Quoted as JSON: an unknown key may hold a newline, and ConfigError puts one problem per line.
+      problems.push(`${label}: field ${JSON.stringify(field)}: ${expected}`);
       return undefined;
     };
     if (!isRecord(entry)) return void problem('(check)', 'an object');
@@ -151,7 +156,7 @@ function parseDrain(value: unknown, problem: Problem, severalGroups: boolean): D
   if (value === undefined) return null;
   if (!isRecord(value)) return problem('drain', 'an object {"query": "...", "grace": "5m"}');
   const extra = Object.keys(value).filter((key) => key !== 'query' && key !== 'grace');
-  if (extra.length > 0) return problem('drain', `only "query" and "grace" (unknown: ${extra.join(', ')})`);
+  if (extra.length > 0) return problem('drain', `only "query" and "grace" (unknown: ${extra.map((key) => JSON.stringify(key)).join(', ')})`);
   const query = typeof value.query === 'string' && value.query.trim() !== '' ? value.query : problem('drain.query', 'a non-empty string');
   if (query !== undefined) groupPlacement(query, 'drain.query', problem, severalGroups);
   const graceMs = typeof value.grace === 'string' ? parseDuration(value.grace) : undefined;
@@ -183,8 +188,13 @@ function groupPlacement(query: string, field: string, problem: Problem, severalG
         const end = query.indexOf('\n', i);
         i = end === -1 ? query.length : end; // a comment: nothing in it counts
       } else if (char === '"' || char === "'" || char === '`') quote = char;
-    } else if (char === '\\' && quote !== '`') i += 1;
-    else if (char === quote) quote = null;
+    } else if (char === '\\' && quote !== '`') {
+      // An escape takes the next character: a placeholder there would lose its first character to it, and the
+      // escaped name after it could end the string ("\{group}" with a group named `"} or vector(1) #`).
+      const escaped = PLACEHOLDERS.find((candidate) => query.startsWith(candidate, i + 1));
+      if (escaped !== undefined) return void problem(field, `"${escaped}" not right after a backslash (the escape would take its first character)`);
+      i += 1;
+    } else if (char === quote) quote = null;
   }
   if (severalGroups && uses === 0) {
     problem(field, `"${GROUP}" where the consumer group goes (KAFKA_GROUP lists several groups), e.g. kafka_consumergroup_members{consumergroup="${GROUP}"}`);

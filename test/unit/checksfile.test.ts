@@ -129,3 +129,32 @@ test('a checks file replaces the seed settings, and loadConfig names its problem
     },
   );
 });
+
+// Found by the fuzz campaign (test/fuzz/).
+test('regression (fuzz): a placeholder right after a backslash is refused: the escaped name could end the string', () => {
+  for (const query of ['up{g="\\{group}"}', "up{g='\\{group}'}", 'up{pod="\\{pod}"}']) {
+    const result = parseChecksFile(JSON.stringify({ checks: [{ name: 'a', query, comparison: '<', threshold: 1 }] }), { severalGroups: false });
+    assert.ok(!result.ok && /not right after a backslash/.test(result.problems[0]!), `${query}: ${JSON.stringify(result)}`);
+  }
+  const drain = parseChecksFile(JSON.stringify({ checks: [{ name: 'a', query: 'x', comparison: '<', threshold: 1, drain: { query: '"\\{group}', grace: '5m' } }] }), {
+    severalGroups: false,
+  });
+  assert.ok(!drain.ok && /field "drain.query": "\{group}" not right after a backslash/.test(drain.problems[0]!), JSON.stringify(drain));
+  assert.ok(parseChecksFile(JSON.stringify({ checks: [{ name: 'a', query: 'up{g="\\\\{group}"}', comparison: '<', threshold: 1 }] }), { severalGroups: false }).ok);
+});
+
+test('regression (fuzz): every problem is one line: keys and an unexpected control character are escaped', () => {
+  for (const text of ['{"checks":[{"a\\nb":{}}]}', '{"checks":[{"drain":{"a\\nb":[]}}]}', '\u0000', '{"a":\u0001}']) {
+    const result = parseChecksFile(text, { severalGroups: false });
+    assert.ok(!result.ok, text);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this looks for
+    for (const problem of result.problems) assert.ok(!/[\u0000-\u001f]/.test(problem), JSON.stringify(problem));
+  }
+  const key = parseChecksFile('{"checks":[{"a\\nb":{}}]}', { severalGroups: false });
+  assert.ok(
+    !key.ok &&
+      key.problems.includes(
+        'check #1: field "a\\nb": not a field (fields: name, query, comparison, threshold, min, max, for, keepFor, onNoData, onError, message, noDataMessage, unit, drain)',
+      ),
+  );
+});
