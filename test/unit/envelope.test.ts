@@ -468,3 +468,24 @@ describe('parseQueryResponse: refusals, partial answers, excerpts', () => {
     assert.equal(missingDataWarning('PromQL info: metric might not be a counter'), undefined);
   });
 });
+
+// Found by the fuzz campaign (test/fuzz/): text of the body reached a message whole, control characters included.
+test('regression (fuzz): errorType and label names are clipped, one line, in a message', () => {
+  for (const errorType of ['\u0000', 'x'.repeat(10_000), 'bad\ndata']) {
+    assert.throws(
+      () => parseQueryResponse(200, JSON.stringify({ status: 'error', errorType, error: 'e' })),
+      (error: PrometheusError) => {
+        assert.equal(error.code, 'PROM_API_ERROR');
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this looks for
+        assert.ok(error.message.length <= 500 && !/[\u0000-\u001f]/.test(error.message), error.message.slice(0, 100));
+        assert.ok(error.errorType!.length <= 41);
+        return true;
+      },
+    );
+  }
+  const body = `{"status":"success","data":{"resultType":"vector","result":[{"metric":{${JSON.stringify(`a\n${'b'.repeat(10_000)}`)}:1},"value":[1,"1"]}]}}`;
+  assert.throws(
+    () => parseQueryResponse(200, body),
+    (error: PrometheusError) => error.code === 'PROM_BAD_RESPONSE' && error.message.length <= 500 && !error.message.includes('\n'),
+  );
+});
