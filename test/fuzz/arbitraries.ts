@@ -41,9 +41,9 @@ export const anyJson: fc.Arbitrary<string> = fc.oneof(
   { weight: 1, arbitrary: fc.json({ maxDepth: 2, depthSize: 'xsmall' }) },
 );
 
-/** `[[[[...]]]]` or `{"a":{"a":...}}` nested up to 3,000 deep: the parser's stack, and ours behind it. */
+/** `[[[[...]]]]` or `{"a":{"a":...}}` nested up to 1,000 deep: the parser's stack, and ours behind it. */
 export const deepJson: fc.Arbitrary<string> = fc
-  .tuple(fc.integer({ min: 1, max: 3_000 }), fc.constantFrom('array', 'object'))
+  .tuple(fc.integer({ min: 1, max: 1_000 }), fc.constantFrom('array', 'object'))
   .map(([depth, kind]) => (kind === 'array' ? `${'['.repeat(depth)}${']'.repeat(depth)}` : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`));
 
 /** Small random edits of a text: near-valid input, which is what reaches a parser's deeper branches. */
@@ -92,13 +92,13 @@ const numberText: fc.Arbitrary<string> = fc.oneof(
 const labelName: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '__name__', 'job', 'consumergroup', 'topic', ''),
   anyText,
-  long(200),
+  long(100),
 );
 
 const labelsText: fc.Arbitrary<string> = fc.oneof(
   {
     weight: 6,
-    arbitrary: fc.array(fc.tuple(labelName, fc.oneof({ weight: 4, arbitrary: anyText.map(quoted) }, anyJson, long(200).map(quoted))), { maxLength: 5 }).map(objectText),
+    arbitrary: fc.array(fc.tuple(labelName, fc.oneof({ weight: 4, arbitrary: anyText.map(quoted) }, anyJson, long(100).map(quoted))), { maxLength: 5 }).map(objectText),
   },
   { weight: 1, arbitrary: anyJson },
 );
@@ -145,10 +145,10 @@ const envelopeText: fc.Arbitrary<string> = entries(
     errorType: fc.oneof(
       fc.constantFrom('bad_data', 'execution', 'timeout', 'canceled', 'internal', 'unavailable').map(quoted),
       anyText.map(quoted),
-      long(200).map(quoted),
+      long(100).map(quoted),
       anyJson,
     ),
-    error: fc.oneof(anyText.map(quoted), long(200).map(quoted), fc.constant(quoted('parse error:\nunexpected "}"\r\n')), anyJson),
+    error: fc.oneof(anyText.map(quoted), long(100).map(quoted), fc.constant(quoted('parse error:\nunexpected "}"\r\n')), anyJson),
     isPartial: fc.oneof(fc.constantFrom('true', 'false'), anyJson),
   },
   labelName,
@@ -225,7 +225,7 @@ const CHECK_NAMES = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/;
 const nameText: fc.Arbitrary<string> = fc.oneof(
   { weight: 6, arbitrary: fc.stringMatching(CHECK_NAMES).map(quoted) },
   { weight: 1, arbitrary: fc.constantFrom('', '.a', '-a', 'a'.repeat(63), 'a'.repeat(64), 'a/b', '\u00e4', 'a b', 'a\n').map(quoted) },
-  { weight: 1, arbitrary: fc.oneof(anyText.map(quoted), long(200).map(quoted), anyJson) },
+  { weight: 1, arbitrary: fc.oneof(anyText.map(quoted), long(100).map(quoted), anyJson) },
 );
 
 const QUERY_TOKENS = ['{group}', '{pod}', '{namespace}', '"', "'", '`', '\\', '#', '\n', ' ', 'up', 'sum(', ')', '{', '}', 'consumergroup=', '{grou', 'p}', 'x'] as const;
@@ -283,7 +283,7 @@ const checkText: fc.Arbitrary<string> = fc.oneof(
           { weight: 1, arbitrary: anyJson },
         ),
       },
-      fc.oneof(fc.constantFrom('__proto__', 'constructor', 'Name', 'threshhold', 'a\nb'), anyText, long(200)),
+      fc.oneof(fc.constantFrom('__proto__', 'constructor', 'Name', 'threshhold', 'a\nb'), anyText, long(100)),
       anyJson,
     ).map(objectText),
   },
