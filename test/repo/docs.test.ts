@@ -614,13 +614,15 @@ test('the tuning profiles are configurations the probe accepts, production is th
   assert.deepEqual(production, found.get('Production'));
   const shippedYaml = parseYaml(
     t,
-    [COMPOSE, `${K8S_DIR}/configmap.yaml`].map((f) => readFileSync(join(REPO, f), 'utf8')),
+    [COMPOSE, `${K8S_DIR}/configmap.yaml`, `${K8S_DIR}/consumer-configmap.yaml`].map((f) => readFileSync(join(REPO, f), 'utf8')),
   );
   if (shippedYaml === undefined) return;
-  const [composeDocs, configMapDocs] = shippedYaml;
+  const [composeDocs, configMapDocs, consumerConfigMapDocs] = shippedYaml;
   const composeEnv = (composeDocs![0] as { services: Record<string, { environment: Record<string, unknown> }> }).services['crm-events-health']!.environment;
   assert.deepEqual(Object.fromEntries(production), Object.fromEntries(Object.entries(composeEnv).map(([k, v]) => [k, String(v)])));
-  const { PROMETHEUS_URL: _inCluster, ...configMap } = (configMapDocs![0] as { data: Record<string, string> }).data;
+  // In Kubernetes the probe takes KAFKA_GROUP from the consumer's ConfigMap (one source for both containers).
+  const { KAFKA_GROUP } = (consumerConfigMapDocs![0] as { data: Record<string, string> }).data;
+  const { PROMETHEUS_URL: _inCluster, ...configMap } = { ...(configMapDocs![0] as { data: Record<string, string> }).data, KAFKA_GROUP };
   const { PROMETHEUS_URL: _compose, ...rest } = Object.fromEntries(production);
   assert.deepEqual(rest, configMap);
 });
