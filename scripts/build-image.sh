@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Build Dockerfile.distroless offline (no Docker engine, no image registry), run the image, print its sizes.
 #
-#   sudo scripts/build-image.sh            # Node 24 (the newest 24.x on the npm registry)
-#   NODE_VERSION=26 scripts/build-image.sh # another major, or an exact version such as 24.21.0
-#   NODE_ICU=full scripts/build-image.sh   # keep the official binary's full ICU data (the Dockerfile's NODE_ICU)
+#   sudo scripts/build-image.sh                 # Node 24 (the newest 24.x on the npm registry); as root: npm run image
+#   sudo NODE_VERSION=26 scripts/build-image.sh # another major, or an exact version such as 24.21.0
+#   sudo NODE_ICU=full scripts/build-image.sh   # keep the official binary's full ICU data (the Dockerfile's NODE_ICU)
 #
 # What it does, with Debian's buildah/umoci/debootstrap and the npm registry only:
 #   1. assembles the two base images the Dockerfile names in its ARGs, as local OCI archives:
@@ -13,12 +13,15 @@
 #        /tmp, /home/nonroot, CA certificates, tzdata and netbase files, merged-/usr symlinks, user 65532;
 #   2. builds Dockerfile.distroless with buildah, overriding BUILD_IMAGE and RUNTIME_IMAGE with those archives;
 #   3. pushes the image into OCI layouts with gzip, zstd (level 3) and zstd (level 19) layers, as a registry
-#      would store them, and prints the compressed and uncompressed sizes per layer and in total;
+#      would store them, and prints the compressed and uncompressed sizes per layer and in total; then compresses
+#      the layer tars with Go's compress/gzip at its default level (scripts/image/gzip-layers.go), as `docker push`
+#      and BuildKit do: the figure for a Docker push;
 #   4. unpacks the image with umoci and runs it as its config says (entrypoint, user 65532, workdir, env), as
 #      PID 1 in its own PID and mount namespaces with a READ-ONLY root (only /proc and a 4-device /dev mounted),
 #      against a stand-in Prometheus on loopback; checks the image's own HEALTHCHECK command, /health, /ready,
 #      the uid, that writes fail with EROFS, that there is no shell, and a graceful exit 0 on SIGTERM.
-# Needs root (chroot, mounts). Installs buildah, umoci, debootstrap, zstd and curl with apt-get if missing.
+# Needs root: it stops at once otherwise (buildah's chroot isolation and vfs storage, debootstrap, mount and
+# unshare for the run). Installs buildah, umoci, debootstrap, zstd, curl and golang-go with apt-get if missing.
 # Downloads are cached in $IMAGE_CACHE (~210 MB per Node version); the rest (a few GB: buildah's vfs storage)
 # lives in a temporary directory under /tmp, removed at the end unless KEEP=1. Exit 0 only if every check passed.
 set -euo pipefail
@@ -39,7 +42,7 @@ die() { printf 'build-image: %s\n' "$*" >&2; exit 1; }
 
 # --- tools ---------------------------------------------------------------------------------------------------
 missing=()
-for pair in buildah:buildah umoci:umoci debootstrap:debootstrap zstd:zstd curl:curl unshare:util-linux; do
+for pair in buildah:buildah umoci:umoci debootstrap:debootstrap zstd:zstd curl:curl unshare:util-linux go:golang-go; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -173,6 +176,9 @@ log "measuring: pushing into OCI layouts (gzip, zstd level 3, zstd level 19) and
 "${B[@]}" push -q --format oci --compression-format zstd --compression-level 19 "$IMAGE" "oci:$WORK/out/zstd19:latest"
 node "$REPO/scripts/image/layer-sizes.mjs" "$WORK/out/plain" "gzip=$WORK/out/gzip" "zstd-3=$WORK/out/zstd3" \
   "zstd-19=$WORK/out/zstd19" | tee "$WORK/sizes.txt"
+# What `docker push` stores: moby compresses each layer with gzip.NewWriter (Go's compress/gzip, default level).
+echo "docker push (Go compress/gzip, default level), per layer: uncompressed and gzip bytes"
+go run "$REPO/scripts/image/gzip-layers.go" "$WORK/out/plain" | tee -a "$WORK/sizes.txt"
 
 # --- run it: unpack with umoci, then as the image config says, as PID 1, read-only root --------------------------
 log "unpacking with umoci and running the image"
