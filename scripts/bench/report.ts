@@ -72,11 +72,12 @@ const BEGIN = '<!-- bench:begin (written by npm run bench -- --write) -->';
 const END = '<!-- bench:end -->';
 
 /** Puts `section` between the markers of `file` (replacing what was there), or appends it; creates the file. */
-export function writeSection(file: string, section: string): void {
-  const block = `${BEGIN}\n${section}${END}\n`;
+export function writeSection(file: string, section: string, markers: { readonly begin: string; readonly end: string } = { begin: BEGIN, end: END }): void {
+  const { begin: BEGIN_MARK, end: END_MARK } = markers;
+  const block = `${BEGIN_MARK}\n${section}${END_MARK}\n`;
   const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\n';
-  const begin = current.indexOf(BEGIN);
-  const end = current.indexOf(END);
-  const next = begin !== -1 && end > begin ? current.slice(0, begin) + block + current.slice(end + END.length + 1) : `${current.trimEnd()}\n\n${block}`;
+  const begin = current.indexOf(BEGIN_MARK);
+  const end = current.indexOf(END_MARK);
+  const next = begin !== -1 && end > begin ? current.slice(0, begin) + block + current.slice(end + END_MARK.length + 1) : `${current.trimEnd()}\n\n${block}`;
   writeFileSync(file, next);
 }
