@@ -71,6 +71,9 @@ export function mutated(text: fc.Arbitrary<string>): fc.Arbitrary<string> {
 
 // ---------------------------------------------------------------- the answer parser: Prometheus' envelope
 
+/** A credential the edge would scrub (its `redact`): a message must never show it, cut or whole. */
+export const TOKEN = 'SECRET-TOKEN-0123456789';
+
 /** Sample values as strings: Go's forms, JavaScript's looser ones that must be refused, and near misses. */
 const sampleValueString: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom('NaN', '+Inf', '-Inf', 'Inf', '-NaN', '+NaN', 'inf', 'Infinity', '-Infinity', 'nan', '1e309', '-1e309', '1e-400', '-0', '+0'),
@@ -148,7 +151,13 @@ const envelopeText: fc.Arbitrary<string> = entries(
       long(100).map(quoted),
       anyJson,
     ),
-    error: fc.oneof(anyText.map(quoted), long(100).map(quoted), fc.constant(quoted('parse error:\nunexpected "}"\r\n')), anyJson),
+    error: fc.oneof(
+      anyText.map(quoted),
+      long(100).map(quoted),
+      fc.constant(quoted('parse error:\nunexpected "}"\r\n')),
+      fc.constant(quoted(`auth: Bearer ${TOKEN}`)),
+      anyJson,
+    ),
     isPartial: fc.oneof(fc.constantFrom('true', 'false'), anyJson),
   },
   labelName,
@@ -163,12 +172,40 @@ export const responseBody: fc.Arbitrary<string> = fc.oneof(
   { weight: 1, arbitrary: deepJson },
   { weight: 1, arbitrary: anyText },
   { weight: 1, arbitrary: fc.constantFrom('<html><body>502 Bad Gateway</body></html>', 'no org id\n', 'too many outstanding requests', '', ' ', 'null', '{}', '[]') },
+  { weight: 1, arbitrary: fc.constantFrom(`<html><pre>Authorization: Bearer ${TOKEN}</pre></html>`, `${'x'.repeat(100)} ${TOKEN}`) },
 );
 
 export const statusCode: fc.Arbitrary<number> = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(200, 204, 206, 299, 300, 400, 401, 403, 404, 413, 422, 429, 500, 502, 503, 504) },
   { weight: 2, arbitrary: fc.integer({ min: -1, max: 1000 }) },
   { weight: 1, arbitrary: fc.constantFrom(Number.NaN, 1.5, -0, Number.POSITIVE_INFINITY, 2 ** 31) },
+);
+
+/** parseQueryResponse's options: ACCEPT_PARTIAL, a Retry-After header (seconds, an HTTP date, or junk), the edge's scrubber. */
+export const parseOptions = fc.record(
+  {
+    acceptPartial: fc.boolean(),
+    retryAfter: fc.oneof(
+      fc.constantFrom(
+        '0',
+        '5',
+        '120',
+        '-1',
+        '1.5',
+        ' 7 ',
+        '99999999999999999999',
+        'Wed, 21 Oct 2015 07:28:00 GMT',
+        'Sun, 06 Nov 2094 08:49:37 GMT',
+        'Wed, 31 Feb 2015 07:28:00 GMT',
+        '',
+      ),
+      anyText,
+      fc.array(fc.constantFrom('5', 'x', ''), { maxLength: 2 }),
+    ),
+    nowMs: fc.integer({ min: 0, max: 4_000_000_000_000 }),
+    redact: fc.constant(true),
+  },
+  { requiredKeys: [] },
 );
 
 // ---------------------------------------------------------------- durations

@@ -8,10 +8,22 @@ import { parseReadyRequest, REPLICA_NAME, ROUTES, type RouteName } from '../../s
 import { CHECK_NAME, instantiate } from '../../src/core/checks.js';
 import { parseChecksFile } from '../../src/core/checksfile.js';
 import { formatDuration, MAX_TIMER_MS, parseDuration } from '../../src/core/duration.js';
-import { parseQueryResponse } from '../../src/core/envelope.js';
+import { type ParseOptions, parseQueryResponse } from '../../src/core/envelope.js';
 import { PROMETHEUS_ERROR_CODES, PrometheusError } from '../../src/core/errors.js';
 import { createRouter } from '../../src/core/router.js';
-import { checksFile, type DurationCase, durationMs, durationText, method, requestTarget, responseBody, statusCode, wellFormedDuration } from './arbitraries.js';
+import {
+  checksFile,
+  type DurationCase,
+  durationMs,
+  durationText,
+  method,
+  parseOptions,
+  requestTarget,
+  responseBody,
+  statusCode,
+  TOKEN,
+  wellFormedDuration,
+} from './arbitraries.js';
 
 export interface RunOptions {
   readonly numRuns: number;
@@ -69,7 +81,7 @@ function target<T>(name: string, arbitrary: fc.Arbitrary<T>, check: (input: T) =
         numRuns: details.numRuns,
         seed: details.seed,
         failed: details.failed,
-        report: details.failed ? (fc.defaultReportMessage(details) ?? null) : null,
+        report: details.failed ? `${fc.defaultReportMessage(details) ?? ''}\nThe error: ${describeThrown(details.errorInstance)}` : null,
         elapsedMs: performance.now() - started,
         slowestMs,
         slowestInput,
@@ -86,14 +98,21 @@ const MAX_MESSAGE = 500;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 function describeThrown(error: unknown): string {
-  return error instanceof Error ? `${error.constructor.name}: ${error.message.slice(0, 200)}` : show(error);
+  return error instanceof Error ? `${error.constructor.name}: ${error.message.slice(0, 600)}` : show(error);
 }
 
-/** parseQueryResponse returns a frozen vector or scalar, or throws a coded PrometheusError with a short one-line message. */
-export function checkAnswer([status, body]: readonly [number, string]): void {
+type AnswerOptions = Omit<ParseOptions, 'redact'> & { readonly redact?: boolean };
+
+/**
+ * parseQueryResponse returns a frozen vector or scalar, or throws a coded PrometheusError with a short one-line message
+ * that never shows what the edge's `redact` scrubs, and a Retry-After read as whole milliseconds.
+ */
+export function checkAnswer([status, body, given = {}]: readonly [number, string, AnswerOptions?]): void {
+  const { redact, ...rest } = given;
+  const options: ParseOptions = redact === true ? { ...rest, redact: (text) => text.replaceAll(TOKEN, '[redacted]') } : rest;
   let result: ReturnType<typeof parseQueryResponse>;
   try {
-    result = parseQueryResponse(status, body);
+    result = parseQueryResponse(status, body, options);
   } catch (error) {
     assert.ok(error instanceof PrometheusError, `threw ${describeThrown(error)}, not a PrometheusError`);
     assert.ok((PROMETHEUS_ERROR_CODES as readonly string[]).includes(error.code), `code ${error.code} is not declared`);
@@ -102,6 +121,15 @@ export function checkAnswer([status, body]: readonly [number, string]): void {
     assert.ok(!CONTROL.test(error.message), `a message with a control character: ${JSON.stringify(error.message.slice(0, 200))}`);
     if (error.errorType !== undefined) assert.ok(error.errorType.length <= 100, `an errorType of ${error.errorType.length} characters`);
     if (error.cause instanceof Error) assert.ok(error.cause.message.length <= 200, `a cause of ${error.cause.message.length} characters`);
+    if (error.retryAfterMs !== undefined) assert.ok(Number.isSafeInteger(error.retryAfterMs) && error.retryAfterMs >= 0, `Retry-After read as ${error.retryAfterMs}`);
+    if (redact === true) {
+      // The whole token is scrubbed before any cut, so no half of it shows either (a half the body holds outside a
+      // whole token, a mutation's leftover, is not the token).
+      const outside = body.replaceAll(TOKEN, '');
+      for (const part of [TOKEN, TOKEN.slice(0, 12), TOKEN.slice(-12)]) {
+        if (!outside.includes(part)) assert.ok(!error.message.includes(part), `the token is in: ${error.message}`);
+      }
+    }
     return;
   }
   assert.ok(status >= 200 && status < 300, `a result from HTTP ${status}`);
@@ -183,8 +211,9 @@ export function promqlSkeleton(query: string): string {
 
 /** Names that end every kind of string literal they could be put in, were they not escaped right. */
 const HOSTILE_NAMES = ['"}) or vector(1) #', "'}) or vector(1) #", '`}) or vector(1) #', '\\"}) or vector(1) #', 'a"}) or vector(1) #', "a'}) or vector(1) #"] as const;
+// C0 controls (line breaks, NUL, ESC): a problem is one visible line. DEL is left as JSON.stringify leaves it.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this finds
-const LINE_BREAK = /[\u0000-\u001f\u007f]/;
+const LINE_BREAK = /[\u0000-\u001f]/;
 
 /**
  * parseChecksFile never throws; it accepts only valid templates (names, bounds, durations), in which a group, pod or
@@ -277,7 +306,7 @@ export function checkRequest([verb, url]: readonly [string, string]): void {
 }
 
 export const TARGETS: readonly FuzzTarget[] = [
-  target('answer', fc.tuple(statusCode, responseBody), checkAnswer),
+  target('answer', fc.tuple(statusCode, responseBody, parseOptions), checkAnswer),
   target('duration', durationInput, checkDuration),
   target('checksfile', checksFile, checkChecksFile),
   target('router', fc.tuple(method, requestTarget), checkRequest),
