@@ -76,6 +76,76 @@ export function raw(statusCode: number, body: string, contentType = 'application
   };
 }
 
+/** Any status with a plain-text body and extra headers (Retry-After, say), as Go's http.Error writes it. */
+export function plain(statusCode: number, body: string, headers: Readonly<Record<string, string>> = {}): FakeHandler {
+  return (_query, _req, res) => {
+    res.writeHead(statusCode, {
+      'content-type': 'text/plain; charset=utf-8',
+      'x-content-type-options': 'nosniff',
+      'content-length': Buffer.byteLength(body),
+      ...headers,
+    });
+    res.end(body);
+  };
+}
+
+// The answers of the backends beside Prometheus that serve its API, each copied from the backend's own source.
+
+/**
+ * Grafana Mimir and Cortex, query-frontend queue full: HTTP 429, text/plain "too many outstanding requests".
+ * grafana/mimir pkg/frontend/v1/frontend.go and cortexproject/cortex pkg/frontend/v1/frontend.go:
+ * `errTooManyRequest = httpgrpc.Errorf(http.StatusTooManyRequests, "too many outstanding requests")`, written by
+ * pkg/frontend/transport/handler.go writeError -> httpgrpc server.WriteError, which is Go's http.Error (a newline
+ * appended). They send no Retry-After; `retryAfter` adds one, as a proxy in front may.
+ */
+export function mimirTooManyRequests(retryAfter?: string): FakeHandler {
+  return plain(429, 'too many outstanding requests\n', retryAfter === undefined ? {} : { 'retry-after': retryAfter });
+}
+
+/**
+ * Grafana Mimir and Cortex without X-Scope-OrgID: HTTP 401, text/plain "no org id". grafana/dskit
+ * middleware/http_auth.go AuthenticateUser: `http.Error(w, err.Error(), http.StatusUnauthorized)` with
+ * user.ErrNoOrgID = "no org id" (weaveworks/common user/id.go, carried into dskit).
+ */
+export const mimirNoOrgId: FakeHandler = plain(401, 'no org id\n');
+
+/**
+ * Grafana Mimir when no store-gateway could serve some blocks (a transient store error): HTTP 422 with
+ * Prometheus' error envelope, errorType "execution". Text from grafana/mimir pkg/querier/blocks_store_queryable.go
+ * newStoreConsistencyCheckFailedError (its test TestBlocksStoreQueryableErrMsgs); the 422 is Prometheus' own
+ * mapping of an execution error (web/api/v1/api.go), which Mimir's querier API keeps.
+ */
+export const mimirStoreConsistency: FakeHandler = (_query, _req, res) =>
+  json(res, 422, {
+    status: 'error',
+    errorType: 'execution',
+    error:
+      'expanding series: the consistency check failed because some blocks were not queried (err-mimir-store-consistency-check-failed). The non-queried blocks are: 01HNQ6X8Z2YB3J1V0E4W9K7M5R',
+  });
+
+/**
+ * VictoriaMetrics cluster with a vmstorage node down: a success with `"isPartial":true` beside status and data.
+ * VictoriaMetrics/VictoriaMetrics app/vmselect/prometheus/query_response.qtpl QueryResponse writes
+ * `"status":"success","isPartial":{% if isPartial %}true{% else %}false{% endif %},"data":{...}` (v1.47.0 CHANGELOG:
+ * "isPartial":true "if the response contains partial data because of a part of vmstorage nodes were unavailable").
+ */
+export function victoriaPartial(group: string, skew: string, consumers: string): FakeHandler {
+  return vectors(group, [{ value: skew }], [{ value: consumers }], { isPartial: true });
+}
+
+/**
+ * Thanos Query with a store down, partial responses on (its default): a success with the store's error as a warning.
+ * thanos-io/thanos pkg/store/proxy_merge.go (commit bb390a8): `errors.Wrapf(err, "receive series from %s", st)`
+ * sent as storepb.NewWarnSeriesResponse, which the querier returns in the API's `warnings`. The store's String() is
+ * "Addr: <addr> LabelSets: <sets> MinTime: <t> MaxTime: <t>".
+ */
+export const THANOS_STORE_DOWN_WARNING =
+  'receive series from Addr: 10.42.3.17:10901 LabelSets: {prometheus="monitoring/k8s", prometheus_replica="prometheus-k8s-1"} MinTime: 1764100000000 MaxTime: 9223372036854775807: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp 10.42.3.17:10901: connect: connection refused"';
+
+export function thanosStoreDown(group: string, skew: string, consumers: string): FakeHandler {
+  return vectors(group, [{ value: skew }], [{ value: consumers }], { warnings: [THANOS_STORE_DOWN_WARNING] });
+}
+
 /** Prometheus' own error envelope. */
 export function apiError(statusCode: number, errorType: string, error: string): FakeHandler {
   return (_query, _req, res) => json(res, statusCode, { status: 'error', errorType, error });

@@ -44,6 +44,20 @@ const MODES: Record<string, FakeHandler> = {
     res.end(`{"status":"success","data": ${echoed(req)}`);
   },
   silent: () => {}, // never answers: a timeout
+  // Plain text and HTML error bodies are quoted as a short excerpt (issue 13): the excerpt must be scrubbed before
+  // it is cut, so the credentials are placed across the 120-character cut as well as inside it.
+  plainText: (_query, req, res) => {
+    res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end(`upstream error for ${echoed(req)}\n`);
+  },
+  overloaded: (_query, req, res) => {
+    res.writeHead(429, { 'content-type': 'text/html', 'retry-after': '0' });
+    res.end(`<html><body><h1>429</h1><p>${'q'.repeat(99)} ${echoed(req)}</p></body></html>`);
+  },
+  unavailable: (_query, req, res) => {
+    res.writeHead(503, { 'content-type': 'text/plain' });
+    res.end(`no healthy upstream ${echoed(req)}`);
+  },
 };
 
 test('no password, token, header value or URL userinfo in logs, /status, /metrics, /ready or errors', async (t) => {
@@ -75,6 +89,12 @@ test('no password, token, header value or URL userinfo in logs, /status, /metric
       name: 'a bearer token file',
       env: { PROMETHEUS_URL: prometheus.url, PROMETHEUS_BEARER_TOKEN_FILE: join(dir, 'token') },
       secrets: ['tok-7f3a9c2e1d'],
+    },
+    {
+      // Mimir and Cortex behind a bearer-token proxy: both echoed back by the plain-text and HTML error bodies.
+      name: 'a bearer token file and a tenant',
+      env: { PROMETHEUS_URL: prometheus.url, PROMETHEUS_BEARER_TOKEN_FILE: join(dir, 'token'), PROMETHEUS_HEADERS: 'X-Scope-OrgID=tenant-a41f09' },
+      secrets: ['tok-7f3a9c2e1d', 'tenant-a41f09', 'tok-7f3a', 'tenant-a4'],
     },
   ];
   const probes = await Promise.all(
@@ -110,6 +130,11 @@ test('no password, token, header value or URL userinfo in logs, /status, /metric
     assert.match(everything, /PROM_API_ERROR/);
     assert.match(everything, /PROM_AUTH/);
     assert.match(everything, /partial response/);
+    assert.match(everything, /PROM_OVERLOADED/);
+    assert.match(everything, /PROM_UNAVAILABLE/);
+    // The excerpts are shown, with the credentials in them replaced.
+    assert.match(everything, /PROM_HTTP_STATUS.*upstream error for auth=\*\*\*/);
+    assert.match(everything, /no healthy upstream auth=/);
     for (const secret of secrets) assert.ok(!everything.includes(secret), `${name}: ${secret} appears in the output`);
   }
 });

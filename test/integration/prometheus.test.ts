@@ -291,14 +291,54 @@ test('content-length past the cap -> PROM_TOO_LARGE before the body arrives', as
   await assert.rejects(prometheus.query('up'), { name: 'PrometheusError', code: 'PROM_TOO_LARGE' });
 });
 
-for (const statusCode of [500, 502, 503]) {
-  test(`${statusCode} with an HTML page -> PROM_HTTP_STATUS`, async (t) => {
-    const fake = await fakePrometheus(t, answer(statusCode, `<html><h1>${statusCode}</h1></html>`, 'text/html'));
+for (const [statusCode, code] of [
+  [500, 'PROM_HTTP_STATUS'],
+  [502, 'PROM_HTTP_STATUS'],
+  [503, 'PROM_UNAVAILABLE'],
+  [429, 'PROM_OVERLOADED'],
+] as const) {
+  test(`${statusCode} with an HTML page -> ${code}, with a short excerpt`, async (t) => {
+    const fake = await fakePrometheus(t, answer(statusCode, `<html><h1>${statusCode}</h1><p>try later</p></html>`, 'text/html'));
     const prometheus = client(t, { url: fake.url });
 
-    await assert.rejects(prometheus.query('up'), { name: 'PrometheusError', code: 'PROM_HTTP_STATUS', statusCode });
+    await assert.rejects(prometheus.query('up'), { name: 'PrometheusError', code, statusCode, message: new RegExp(`: ${statusCode} try later$`) });
   });
 }
+
+test('429 and 503 carry Retry-After, in seconds or as an HTTP date', async (t) => {
+  let retryAfter = '7';
+  const fake = await fakePrometheus(t, (_req, res) => {
+    res.writeHead(429, { 'content-type': 'text/plain', 'retry-after': retryAfter });
+    res.end('too many outstanding requests\n');
+  });
+  const prometheus = client(t, { url: fake.url });
+  await assert.rejects(prometheus.query('up'), { code: 'PROM_OVERLOADED', retryAfterMs: 7_000 });
+  await nextTurn();
+  retryAfter = new Date(Date.now() + 60_000).toUTCString();
+  await assert.rejects(prometheus.query('up'), (error: unknown) => {
+    assert.ok(error instanceof PrometheusError);
+    // Whole seconds in the date, and the clocks of the test and the client a moment apart.
+    assert.ok(error.retryAfterMs !== undefined && error.retryAfterMs > 57_000 && error.retryAfterMs <= 60_000, String(error.retryAfterMs));
+    return true;
+  });
+});
+
+test('every query asks partial_response=false (Thanos), beside query and timeout; ACCEPT_PARTIAL=true leaves it out', async (t) => {
+  const fake = await fakePrometheus(t, answer(200, VECTOR_BODY));
+  await client(t, { url: fake.url }).query('up');
+  await client(t, { url: fake.url, acceptPartial: true }).query('up');
+  const [strict, lenient] = fake.requests.map((request) => new URLSearchParams(request.body));
+  assert.deepEqual([...strict!.keys()], ['query', 'timeout', 'partial_response']);
+  assert.equal(strict!.get('partial_response'), 'false');
+  assert.equal(lenient!.has('partial_response'), false);
+});
+
+test('a partial answer is PROM_PARTIAL; with acceptPartial it is judged', async (t) => {
+  const partial = JSON.stringify({ status: 'success', isPartial: true, data: { resultType: 'vector', result: [{ metric: {}, value: [1712000000, '7'] }] } });
+  const fake = await fakePrometheus(t, answer(200, partial));
+  await assert.rejects(client(t, { url: fake.url }).query('up'), { code: 'PROM_PARTIAL' });
+  assert.equal((await client(t, { url: fake.url, acceptPartial: true }).query('up')).samples[0]?.value, 7);
+});
 
 test('401 -> PROM_AUTH', async (t) => {
   const fake = await fakePrometheus(t, answer(401, 'Unauthorized', 'text/plain'));
