@@ -622,7 +622,8 @@ test('the tuning profiles are configurations the probe accepts, production is th
   assert.deepEqual(Object.fromEntries(production), Object.fromEntries(Object.entries(composeEnv).map(([k, v]) => [k, String(v)])));
   // In Kubernetes the probe takes KAFKA_GROUP from the consumer's ConfigMap (one source for both containers).
   const { KAFKA_GROUP } = (consumerConfigMapDocs![0] as { data: Record<string, string> }).data;
-  const { PROMETHEUS_URL: _inCluster, ...configMap } = { ...(configMapDocs![0] as { data: Record<string, string> }).data, KAFKA_GROUP };
+  const merged: Record<string, string | undefined> = { ...(configMapDocs![0] as { data: Record<string, string> }).data, KAFKA_GROUP };
+  const { PROMETHEUS_URL: _inCluster, ...configMap } = merged;
   const { PROMETHEUS_URL: _compose, ...rest } = Object.fromEntries(production);
   assert.deepEqual(rest, configMap);
 });
