@@ -8,7 +8,9 @@
 //   { "tool": "rpk", "source": { "repo", "version", "commit", "files": [...] , "notes"? },
 //     "combineShort": true,          // -ab means -a -b (pflag, getopt); false for jopt-simple (Kafka's tools)
 //     "global": ["-h|--help", "-X|--config-opt=", ...],     // every command accepts these
-//     "commands": { "topic consume": ["-p|--partitions=", ...], "group describe": [...] } }
+//     "commands": { "topic consume": ["-p|--partitions=", ...], "group describe": [...] },
+//     "argsAfter"?: { "run": 1 } }   // `docker compose run SERVICE cmd --flag`: flags end after 1 positional (SetInterspersed(false))
+// A table whose "tool" is two words ("docker compose", in docker.compose.json) is a plugin of the first (withPlugin).
 // A flag is its names joined by '|'; a trailing '=' means it takes a value (`--flag value` or `--flag=value`), a
 // trailing '=?' an optional one (`--flag` or `--flag=value`).
 // "commands" is keyed by the subcommand path; "" for a tool without subcommands.
@@ -35,6 +37,8 @@ export interface Tool {
   readonly commands: readonly string[];
   /** The flags `command` accepts, the global ones included. */
   flags(command: string): readonly FlagSpec[];
+  /** After this many positional words past the command path, the rest is another program's (`docker run IMAGE --version`). */
+  argsAfter?(command: string): number | undefined;
 }
 
 export interface Command {
@@ -57,6 +61,7 @@ export interface FlagTableJson {
   readonly combineShort: boolean;
   readonly global: readonly string[];
   readonly commands: Readonly<Record<string, readonly string[]>>;
+  readonly argsAfter?: Readonly<Record<string, number>>;
 }
 
 export function toolFromTable(table: FlagTableJson): Tool {
@@ -68,6 +73,7 @@ export function toolFromTable(table: FlagTableJson): Tool {
     combineShort: table.combineShort,
     commands,
     flags: (command) => [...global, ...(table.commands[command] ?? []).map(parseFlag)],
+    argsAfter: (command) => table.argsAfter?.[command],
   };
 }
 
@@ -77,7 +83,8 @@ export function loadFlagTables(directory: string): FlagTableJson[] {
     .sort()
     .map((name) => {
       const table = JSON.parse(readFileSync(join(directory, name), 'utf8')) as FlagTableJson;
-      if (`${table.tool}.json` !== name) throw new Error(`${name}: "tool" is ${table.tool}; the file must be named <tool>.json`);
+      // A plugin's table (tool "docker compose") is docker.compose.json.
+      if (`${table.tool.replaceAll(' ', '.')}.json` !== name) throw new Error(`${name}: "tool" is ${table.tool}; the file must be named <tool>.json`);
       return table;
     });
 }
@@ -245,13 +252,18 @@ export function splitShell(line: string): Split {
   return { segments, nested };
 }
 
+const PACKAGE_MANAGERS: ReadonlySet<string> = new Set(['apt-get', 'apt', 'apt-cache', 'dpkg', 'npm', 'npx']);
+
 /** The commands of `tools` in one shell line: wherever a tool's name is a word (after `docker compose exec X`, `sudo`, ...), in $( ), and in a quoted word that is itself a command (`sh -c "curl ..."`, `["CMD-SHELL", "curl ..."]`). */
 export function commandsInLine(line: string, tools: ReadonlySet<string>, where: string): Command[] {
   const found: Command[] = [];
   const isTool = (word: string): boolean => tools.has(basename(word));
   const { segments, nested } = splitShell(line);
   for (const words of segments) {
-    const starts = words.flatMap((word, index) => (isTool(word) ? [index] : []));
+    // Package names are not commands: `apt-get install buildah umoci`.
+    if (PACKAGE_MANAGERS.has(basename(words[0] ?? ''))) continue;
+    // Nor is a long flag's value: `buildah build --format docker`. (`kubectl exec pod -- rpk ...` does start one.)
+    const starts = words.flatMap((word, index) => (isTool(word) && !/^--[\w.-]+$/.test(words[index - 1] ?? '') ? [index] : []));
     starts.forEach((start, k) => {
       // A tool named among another's words (`docker compose exec redpanda rpk ...`) starts a command of its own.
       found.push({ tool: basename(words[start]!), args: words.slice(start + 1, starts[k + 1] ?? words.length), where });
@@ -345,23 +357,31 @@ function lookup(flags: readonly FlagSpec[], name: string): FlagSpec | undefined 
   return flags.find((flag) => flag.names.includes(name));
 }
 
-/** The subcommand: the longest of the tool's command paths that the leading positional words spell. */
+/**
+ * The subcommand: the longest of the tool's command paths that the leading positional words spell. A flag's value is
+ * skipped by the flags of the command resolved so far (`docker compose --profile autoheal up`: compose's --profile).
+ */
 export function resolveCommand(tool: Tool, args: readonly string[]): { command: string; positionals: string[] } {
-  const allFlags = tool.flags('');
   const positionals: string[] = [];
+  let command = '';
+  let spelled = '';
+  let descending = true;
   for (let i = 0; i < args.length; i++) {
     const word = args[i]!;
     if (word === '--') break;
     if (word.startsWith('-') && word.length > 1) {
-      if (!word.includes('=') && lookup(allFlags, word)?.value === true) i++;
+      if (!word.includes('=') && lookup(tool.flags(command), word)?.value === true) i++;
       continue;
     }
     positionals.push(word);
-  }
-  let command = '';
-  for (const candidate of tool.commands) {
-    const words = candidate === '' ? [] : candidate.split(' ');
-    if (words.length > (command === '' ? 0 : command.split(' ').length) && words.every((w, k) => positionals[k] === w)) command = candidate;
+    if (!descending) continue;
+    const next = spelled === '' ? word : `${spelled} ${word}`;
+    if (!tool.commands.some((candidate) => candidate === next || candidate.startsWith(`${next} `))) {
+      descending = false;
+      continue;
+    }
+    spelled = next;
+    if (tool.commands.includes(next)) command = next;
   }
   return { command, positionals };
 }
@@ -375,10 +395,16 @@ export function checkCommand(tool: Tool, args: readonly string[]): string[] {
     problems.push(`no such subcommand in the flag table: ${tool.name} ${positionals.slice(0, 2).join(' ')}`);
   const flags = tool.flags(command);
   const label = command === '' ? tool.name : `${tool.name} ${command}`;
+  const after = tool.argsAfter?.(command);
+  const lastOwn = after === undefined ? Number.POSITIVE_INFINITY : (command === '' ? 0 : command.split(' ').length) + after;
+  let seen = 0;
   for (let i = 0; i < args.length; i++) {
     const word = args[i]!;
     if (word === '--') break;
-    if (!word.startsWith('-') || word === '-') continue;
+    if (!word.startsWith('-') || word === '-') {
+      if (++seen >= lastOwn) break;
+      continue;
+    }
     if (word.startsWith('--')) {
       const name = word.split('=')[0]!;
       const spec = lookup(flags, name);
@@ -416,4 +442,160 @@ export function checkCommand(tool: Tool, args: readonly string[]): string[] {
     }
   }
   return problems;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// cobra/pflag tools read at test time (docker, buildah), docker-compose 1.29 (docopt), and plugins (`docker compose`)
+
+/**
+ * cobra's help (docker, buildah): `  -f, --file string   Name of the Dockerfile`, `      --rm   Remove ...`. A value flag
+ * has its type after one space; a boolean flag has two spaces or the end of the line; `--flag[=value]` an optional one.
+ */
+export function cobraFlags(help: string): FlagSpec[] {
+  const flags: FlagSpec[] = [];
+  for (const line of help.split('\n')) {
+    const match = /^\s+(?:(-\w), )?(--[\w.-]+)(\[=[^\]]*\])?( \S)?/.exec(line);
+    if (match === null) continue;
+    const names = match[1] === undefined ? [match[2]!] : [match[1], match[2]!];
+    if (match[3] !== undefined) flags.push({ names, value: false, optional: true });
+    else flags.push({ names, value: match[4] !== undefined });
+  }
+  return flags;
+}
+
+/** The commands that cobra's help lists under `Commands:`, `Available Commands:`, ...; `Management Commands:` have their own. */
+export function cobraCommands(help: string): { name: string; management: boolean }[] {
+  const commands: { name: string; management: boolean }[] = [];
+  let section: string | undefined;
+  for (const line of help.split('\n')) {
+    const header = /^((?:[A-Z][\w]* )*)Commands:$/.exec(line);
+    if (header !== null) section = header[1]!.trim();
+    else if (line.trim() === '' || /^\S/.test(line)) section = undefined;
+    else if (section !== undefined) {
+      const name = /^\s{2}([a-z][\w-]*)\*?\s/.exec(line)?.[1];
+      if (name !== undefined && name !== 'help' && name !== 'completion') commands.push({ name, management: section === 'Management' });
+    }
+  }
+  return commands;
+}
+
+/**
+ * A cobra tool from its installed binary: `<tool> --help` lists the commands and the global flags, `<tool> <management
+ * command> --help` a second level (docker's `container`, `image`, ...), `<tool> <command> --help` each one's flags.
+ */
+export function cobraTool(name: string, binary: string, versionArgs: readonly string[], expect: string): Tool {
+  const top = run(binary, ['--help']);
+  const topCommands = cobraCommands(top);
+  if (!topCommands.some((command) => command.name === expect)) throw new Error(`${binary} --help lists no '${expect}' command:\n${top}`);
+  const global = [{ names: ['-h', '--help'], value: false }, ...cobraFlags(top.slice(top.search(/^(Global Options|Flags):$/m)))];
+  const commands = [''];
+  for (const { name: command, management } of topCommands) {
+    commands.push(command);
+    if (management) for (const sub of cobraCommands(run(binary, [command, '--help']))) commands.push(`${command} ${sub.name}`);
+  }
+  const version = run(binary, [...versionArgs])
+    .split('\n')[0]!
+    .trim();
+  const cache = new Map<string, FlagSpec[]>([['', global]]);
+  const helps = new Map<string, string>();
+  return {
+    name,
+    source: `the installed ${binary} (${version}): \`${name} <command> --help\``,
+    combineShort: true,
+    commands,
+    flags: (command) => {
+      let flags = cache.get(command);
+      if (flags === undefined) {
+        const help = helps.get(command) ?? run(binary, [...command.split(' '), '--help']);
+        helps.set(command, help);
+        flags = [...global, ...cobraFlags(help)];
+        cache.set(command, flags);
+      }
+      return flags;
+    },
+    // `Usage:  docker run [OPTIONS] IMAGE [COMMAND] [ARG...]`: the words from COMMAND on are the container's.
+    argsAfter: (command) => {
+      if (command === '') return undefined;
+      const help = helps.get(command) ?? run(binary, [...command.split(' '), '--help']);
+      helps.set(command, help);
+      const usage = new RegExp(`^Usage:\\s+\\S+ ${command} (.*)$`, 'm').exec(help)?.[1];
+      const words = (usage ?? '').split(' ').filter((word) => !/^\[(OPTIONS|flags)\]$/.test(word));
+      const at = words.findIndex((word) => /^\[?COMMAND\]?$/.test(word));
+      return at < 0 ? undefined : at;
+    },
+  };
+}
+
+/**
+ * docopt's help (docker-compose 1.29): `  -f, --file FILE   Specify ...`, `    -T   Disable ...`, `    --index=index   ...`,
+ * `  --ansi (never|always|auto)  ...`. A value is a word after `=` or one space that is CAPITALS, <angle> or (choices).
+ */
+export function docoptFlags(help: string): FlagSpec[] {
+  const flags: FlagSpec[] = [];
+  for (const line of help.split('\n')) {
+    const match = /^\s+(-\w)?(?:, )?(--[\w-]+)?(=\S+| [A-Z<(][^\s]*)?(?:\s|$)/.exec(line);
+    if (match === null || (match[1] === undefined && match[2] === undefined)) continue;
+    const names = [match[1], match[2]].filter((name): name is string => name !== undefined);
+    flags.push({ names, value: match[3] !== undefined });
+  }
+  return flags;
+}
+
+export function dockerComposeV1Tool(binary: string): Tool {
+  const top = run(binary, ['--help']);
+  const commands = [...top.slice(top.indexOf('Commands:')).matchAll(/^\s{2}([a-z][\w-]*)\s{2,}/gm)].map((match) => match[1]!);
+  if (!commands.includes('config')) throw new Error(`${binary} --help lists no 'config' command:\n${top}`);
+  const global = [{ names: ['-h', '--help'], value: false }, ...docoptFlags(top.slice(top.indexOf('Options:'), top.indexOf('Commands:')))];
+  const version = run(binary, ['--version']).split('\n')[0]!.trim();
+  const cache = new Map<string, FlagSpec[]>([['', global]]);
+  return {
+    name: 'docker-compose',
+    source: `the installed ${binary} (${version}): \`docker-compose <command> --help\``,
+    combineShort: false,
+    commands: ['', ...commands.filter((command) => command !== 'help')],
+    flags: (command) => {
+      let flags = cache.get(command);
+      if (flags === undefined) {
+        const help = run(binary, [command, '--help']);
+        flags = [...global, ...docoptFlags(help.slice(help.indexOf('Options:')))];
+        cache.set(command, flags);
+      }
+      return flags;
+    },
+  };
+}
+
+/**
+ * kubectl's own help (`kubectl <command> --help`, `kubectl options`): `    -c, --container='':` and `    --previous=false:`.
+ * A default of true or false marks a boolean flag. Used to compare test/repo/flags/kubectl.json with an installed kubectl.
+ */
+export function kubectlHelpFlags(help: string): FlagSpec[] {
+  const flags: FlagSpec[] = [];
+  for (const line of help.split('\n')) {
+    const match = /^\s{4}(?:(-\w), )?(--[\w.-]+)=(.*):$/.exec(line);
+    if (match === null) continue;
+    flags.push({ names: match[1] === undefined ? [match[2]!] : [match[1], match[2]!], value: !/^(true|false)$/.test(match[3]!) });
+  }
+  return flags;
+}
+
+/**
+ * A plugin's table (`docker compose`, `docker buildx`: a table whose tool is two words) under its parent: the parent's
+ * commands and flags, plus `compose up`, `buildx build`, ... with the parent's global flags and the plugin's own.
+ */
+export function withPlugin(parent: Tool, plugin: Tool): Tool {
+  const prefix = plugin.name.split(' ').slice(1).join(' ');
+  const mine = (command: string): boolean => command === prefix || command.startsWith(`${prefix} `);
+  return {
+    name: parent.name,
+    source: `${parent.source}; ${prefix}: ${plugin.source}`,
+    combineShort: parent.combineShort,
+    commands: [
+      ...parent.commands.filter((command) => !mine(command)),
+      prefix,
+      ...plugin.commands.filter((command) => command !== '').map((command) => `${prefix} ${command}`),
+    ],
+    flags: (command) => (mine(command) ? [...parent.flags(''), ...plugin.flags(command.slice(prefix.length).trim())] : parent.flags(command)),
+    argsAfter: (command) => (mine(command) ? plugin.argsAfter?.(command.slice(prefix.length).trim()) : parent.argsAfter?.(command)),
+  };
 }

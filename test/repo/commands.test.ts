@@ -5,15 +5,21 @@
 // line (`docker compose exec redpanda rpk ...`, `$(curl ...)`, `sh -c "curl ..."`).
 //
 // The flag tables (test/helpers/commands.ts has the format):
-// - promtool and curl: the installed binaries' own help, read at test time (`promtool <command> --help`,
-//   `curl --help all`); under CI=true a missing binary fails.
+// - promtool, curl, docker, buildah and docker-compose (1.29): the installed binaries' own help, read at test time
+//   (`promtool <command> --help`, `curl --help all`, `docker <command> --help`, ...); under CI=true a missing binary fails.
 // - every test/repo/flags/<tool>.json: written down from the tool's source, with the repository, version, commit and
-//   files recorded in the file. To check another tool's commands (kubectl, docker, ...), add its table there.
+//   files recorded in the file: rpk, the Kafka scripts, kubectl (compared with an installed kubectl when there is one),
+//   and the Docker CLI plugins that are not installed here, docker.compose.json and docker.buildx.json, mounted under
+//   docker. To check another tool's commands, add its table there.
+// Not checked (no table): node dist/main.js and npm run (test/repo/docs.test.ts checks those), and the shell's own
+// tools (jq, grep, sort, awk, sed, gzip, tar, go run, sudo, apt-get, umoci, unshare), which the docs use around the
+// operator commands, not as commands of their own.
 //
 // A flag that the tool does not define fails, as does a flag that needs a value and has none, and a subcommand the
 // table does not know (so a new `rpk cluster ...` in a doc needs its flags written down first).
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test, { type TestContext } from 'node:test';
@@ -21,13 +27,18 @@ import { fileURLToPath } from 'node:url';
 import {
   type Command,
   checkCommand,
+  cobraTool,
   commandsInMarkdown,
   commandsInYamlComments,
   curlTool,
+  dockerComposeV1Tool,
+  type FlagSpec,
+  kubectlHelpFlags,
   loadFlagTables,
   promtoolTool,
   type Tool,
   toolFromTable,
+  withPlugin,
 } from '../helpers/commands.js';
 import { findBinary } from '../helpers/real-prometheus.js';
 import { requireTool } from '../helpers/yaml.js';
@@ -45,16 +56,27 @@ function filesUnder(directory: string, suffix: string): string[] {
 const MARKDOWN = ['README.md', ...filesUnder('docs', '.md'), ...filesUnder('monitoring', '.md'), ...filesUnder('deploy', '.md')];
 const YAML = ['compose.yaml', ...filesUnder('deploy', '.yaml'), ...filesUnder('deploy', '.yml')];
 
-function jsonTools(): Tool[] {
-  return loadFlagTables(FLAGS).map(toolFromTable);
+/** The JSON tables: a table whose tool is two words (`docker compose`, `docker buildx`) is a plugin, mounted on its parent. */
+function jsonTables(): { tools: Tool[]; plugins: Tool[] } {
+  const all = loadFlagTables(FLAGS).map(toolFromTable);
+  return { tools: all.filter((tool) => !tool.name.includes(' ')), plugins: all.filter((tool) => tool.name.includes(' ')) };
 }
 
-/** promtool and curl from their installed binaries; undefined after skipping (or failing under CI=true) when one is missing. */
-function installedTools(t: TestContext): Tool[] | undefined {
+/**
+ * Every tool: promtool, curl, docker, buildah and docker-compose from their installed binaries, the JSON tables, and the
+ * plugin tables under docker. Undefined after skipping (or failing under CI=true) when a binary is missing.
+ */
+function allTools(t: TestContext): Tool[] | undefined {
   const promtool = requireTool(t, 'promtool', findBinary('promtool'), 'apt-get install prometheus (it brings promtool)');
   const curl = requireTool(t, 'curl', findBinary('curl'), 'apt-get install curl');
-  if (promtool === undefined || curl === undefined) return undefined;
-  return [promtoolTool(promtool), curlTool(curl)];
+  // The Docker client answers `docker <command> --help` without an engine; this kind of machine ships it.
+  const docker = requireTool(t, 'docker', findBinary('docker'), 'the Docker CLI (Debian: apt-get install docker-cli or docker.io)');
+  const buildah = requireTool(t, 'buildah', findBinary('buildah'), 'apt-get install buildah');
+  const compose = requireTool(t, 'docker-compose', findBinary('docker-compose'), 'apt-get install docker-compose');
+  if (promtool === undefined || curl === undefined || docker === undefined || buildah === undefined || compose === undefined) return undefined;
+  const { tools, plugins } = jsonTables();
+  const dockerTool = plugins.filter((plugin) => plugin.name.startsWith('docker ')).reduce(withPlugin, cobraTool('docker', docker, ['--version'], 'run'));
+  return [promtoolTool(promtool), curlTool(curl), dockerTool, cobraTool('buildah', buildah, ['--version'], 'push'), dockerComposeV1Tool(compose), ...tools];
 }
 
 function documentedCommands(names: ReadonlySet<string>): Command[] {
@@ -83,9 +105,8 @@ test('every flag table records where its flags were read', () => {
 });
 
 test('every command in the docs uses only flags its tool defines', (t) => {
-  const installed = installedTools(t);
-  if (installed === undefined) return;
-  const tools = [...installed, ...jsonTools()];
+  const tools = allTools(t);
+  if (tools === undefined) return;
   const commands = documentedCommands(new Set(tools.map((tool) => tool.name)));
   const count = (name: string): number => commands.filter((command) => command.tool === name).length;
   for (const tool of tools) t.diagnostic(`${tool.name}: ${count(tool.name)} commands, flags from ${tool.source}`);
@@ -96,15 +117,18 @@ test('every command in the docs uses only flags its tool defines', (t) => {
     ['rpk', 10],
     ['kafka-consumer-groups.sh', 8],
     ['kafka-console-consumer.sh', 3],
+    ['kubectl', 40],
+    ['docker', 50],
+    ['docker-compose', 1],
+    ['buildah', 3],
   ] as const)
     assert.ok(count(name) >= least, `${name}: ${count(name)} commands found in the docs, expected at least ${least}`);
   assert.deepEqual(problemsOf(tools, commands), []);
 });
 
 test('the checker fails an unknown flag: a sample of bad commands, each caught', (t) => {
-  const installed = installedTools(t);
-  if (installed === undefined) return;
-  const tools = [...installed, ...jsonTools()];
+  const tools = allTools(t);
+  if (tools === undefined) return;
   const names = new Set(tools.map((tool) => tool.name));
   const sample = [
     '# Runbook',
@@ -122,6 +146,17 @@ test('the checker fails an unknown flag: a sample of bad commands, each caught',
     'promtool test rules monitoring/tests/rules.test.yml',
     'rpk cluster maintenance status --watch',
     'rpk topic consume t -o -200 -n 5',
+    'kubectl logs deploy/crm-events-sse -c health-probe --prev',
+    'kubectl -n kafka exec -i my-cluster-kafka-0 -- /opt/kafka/bin/kafka-consumer-groups.sh --bootstrap-server b:9092 --describe --group g',
+    'kubectl rollout status deployment/crm-events-sse --timeout',
+    'docker kill --sig HUP crm-events-health',
+    'docker run --rm IMAGE --version',
+    'docker compose logs --tail 20 --since-time 30m crm-events-health',
+    'docker compose --profile autoheal up -d --scale crm-events=2 --detatch',
+    'docker compose run --rm --no-deps crm-events-health check --json',
+    'docker-compose config --quiet --strict',
+    'docker buildx build --outputs type=image .',
+    'buildah push --compression gzip IMAGE oci:out',
     '```',
   ].join('\n');
   const commands = commandsInMarkdown('SAMPLE.md', sample, names);
@@ -135,8 +170,17 @@ test('the checker fails an unknown flag: a sample of bad commands, each caught',
     'SAMPLE.md:12: unknown flag --strict for promtool check rules',
     'SAMPLE.md:14: no such subcommand in the flag table: rpk cluster maintenance',
     'SAMPLE.md:14: unknown flag --watch for rpk',
+    'SAMPLE.md:16: unknown flag --prev for kubectl logs',
+    'SAMPLE.md:18: --timeout needs a value (kubectl rollout status)',
+    'SAMPLE.md:19: unknown flag --sig for docker kill',
+    'SAMPLE.md:21: unknown flag --since-time for docker compose logs',
+    'SAMPLE.md:22: unknown flag --detatch for docker compose up',
+    'SAMPLE.md:24: unknown flag --strict for docker-compose config',
+    'SAMPLE.md:25: unknown flag --outputs for docker buildx build',
+    'SAMPLE.md:26: unknown flag --compression for buildah push',
     'SAMPLE.md:3: unknown flag --lag for rpk group describe',
   ]);
+  // Line 17 (kubectl exec ... -- a command of its own), 20 and 23 (the container's words after IMAGE and the service) pass.
   // Line 7 (the fixed form), 13 and 15 pass; without -o's value, -200 would read as flags -2 -0 -0.
   const rpk = tools.find((tool) => tool.name === 'rpk')!;
   assert.deepEqual(checkCommand(rpk, ['topic', 'consume', 't', '-p', '3', '-200']), ['unknown flag -200 for rpk topic consume']);
@@ -146,4 +190,22 @@ test('the checker fails an unknown flag: a sample of bad commands, each caught',
     problemsOf(tools, commandsInYamlComments('x.yaml', yaml, names)).map((problem) => problem.split('\n')[0]),
     ['x.yaml:1: unknown flag --bogus for promtool check rules', 'x.yaml:2: unknown flag --retry-all for curl'],
   );
+});
+
+test('kubectl.json agrees with an installed kubectl: `kubectl <command> --help` and `kubectl options`', (t) => {
+  const binary = findBinary('kubectl');
+  // Not required: the table is the check, written from kubectl's source; no registry reached here has kubectl 1.32.
+  if (binary === undefined) return t.skip('kubectl is not installed: the table stands on its source alone');
+  const table = loadFlagTables(FLAGS).find((candidate) => candidate.tool === 'kubectl')!;
+  const help = (args: readonly string[]): string => {
+    const result = spawnSync(binary, args, { encoding: 'utf8', timeout: 20_000 });
+    return `${result.stdout}${result.stderr}`;
+  };
+  const render = (flags: readonly FlagSpec[]): string[] => flags.map((flag) => `${flag.names.join('|')}${flag.value ? '=' : ''}`).sort();
+  // The table marks optional values (=?) that the help prints as plain defaults (--dry-run='none').
+  const plain = (flags: readonly string[]): string[] => flags.map((flag) => flag.replace(/=\?$/, '=')).sort();
+  t.diagnostic(help(['version', '--client']).split('\n')[0]!);
+  assert.deepEqual(plain(table.global.filter((flag) => flag !== '-h|--help')), render(kubectlHelpFlags(help(['options']))), 'global flags');
+  for (const [command, flags] of Object.entries(table.commands))
+    assert.deepEqual(plain(flags), render(kubectlHelpFlags(help([...command.split(' '), '--help']))), `kubectl ${command}`);
 });
