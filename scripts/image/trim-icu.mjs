@@ -4,11 +4,12 @@
 //
 // Usage: node trim-icu.mjs NODE_BINARY   (an unstripped binary: the data is found by its symbol, icudtNN_dat)
 //
-// Kept: everything that is not a locale bundle (normalization, properties, break rules and dictionaries,
-// collation root data, converters, time zones, supplemental data...), the bundles of root and en, en_*, and the
-// (10 kB of) segmentation bundles of every language.
+// Kept: everything that is not a locale bundle (normalization, properties, break rules, collation root data,
+// converters, time zones, supplemental data...), the bundles of root and en, en_*, and the (10 kB of) segmentation
+// bundles of every language.
 // Dropped: <lang>[_<region>...].res for every other language, in every tree (names, currencies, units, zones,
-// collation tailorings, number spellout). A non-English locale then falls back to English, and Intl says so
+// collation tailorings, number spellout), and the word-break dictionaries (brkitr/*.dict: Chinese/Japanese, Thai,
+// Lao, Khmer, Burmese; Node's small-icu has none either). A non-English locale then falls back to English, and Intl says so
 // (`supportedLocalesOf(['de'])` is empty, `resolvedOptions().locale` is en-US), as on a small-icu Node.
 // Nothing in the probe uses Intl. Prints what it did.
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
@@ -87,7 +88,10 @@ const locale = /^[a-z]{2,3}(_[A-Za-z0-9]+)*\.res$/;
 const keep = (name) => {
   const path = name.split('/');
   const base = path.pop();
-  if (path.includes('brkitr')) return true; // segmentation rules per language: 10 kB in all, Intl.Segmenter keeps working
+  // Segmentation rules, yes (per language: 10 kB in all; Intl.Segmenter keeps working). The word dictionaries
+  // (cjdict, thai, lao, khmer, burmese: 3.0 MB, 2.3 MB gzip), no, as Node's small-icu (tools/icu/icu_small.json,
+  // "brkdict": "none"): words in those scripts then split per character, or per run of letters.
+  if (path.includes('brkitr')) return !base.endsWith('.dict');
   if (base === 'res_index.res' || base === 'root.res') return true; // res_index lists the locales: V8 checks each
   return !locale.test(base) || /^en(_[A-Za-z0-9]+)*\.res$/.test(base);
 };
@@ -117,5 +121,5 @@ closeSync(fd);
 const mb = (n) => `${(n / 1e6).toFixed(1)} MB`;
 process.stdout.write(
   `trim-icu: ${icu.name}: kept ${kept.length} of ${count} items (${mb(headerSize + itemAt)} of ${mb(data.length)}); ` +
-    `dropped the locale bundles of every language but English\n`,
+    `dropped the locale bundles of every language but English and the word-break dictionaries\n`,
 );
