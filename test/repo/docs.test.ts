@@ -44,6 +44,8 @@ const NOT_PROBE_VARIABLES: ReadonlyMap<string, string> = new Map([
   ['AUTOHEAL_INTERVAL', 'willfarrell/autoheal (compose.yaml)'],
   ['AUTOHEAL_START_PERIOD', 'willfarrell/autoheal (compose.yaml)'],
   ['AUTOHEAL_DEFAULT_STOP_TIMEOUT', 'willfarrell/autoheal (compose.yaml)'],
+  ['AUTOHEAL_ONLY_MONITOR_RUNNING', 'willfarrell/autoheal, from commit afb2c8b on (compose.yaml)'],
+  ['ALPINE_VERSION', "willfarrell/autoheal's Dockerfile build argument (compose.yaml)"],
   ['DOCKER_GID', "interpolated by docker compose in compose.yaml (the autoheal user's group)"],
   ['CI', "the test suite's switch: missing tools fail instead of skipping"],
   ['XDG_CACHE_HOME', "the shell's cache directory (docs/IMAGE.md)"],
