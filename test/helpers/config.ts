@@ -6,6 +6,6 @@
 export const SEED_ONLY: Readonly<Record<string, string>> = { STALL_AFTER: '0s', SKEW_MIN_LAG: '0' };
 
 /** `env` with SEED_ONLY under it, unless it has a checks file. */
-export function seedOnly(env: Readonly<Record<string, string>>): Record<string, string> {
+export function seedOnly<Value extends string | undefined>(env: Readonly<Record<string, Value>>): Record<string, Value | string> {
   return env.CHECKS_FILE === undefined ? { ...SEED_ONLY, ...env } : { ...env };
 }

@@ -7,6 +7,7 @@ import { type Config, configuredChecks } from '../../src/core/settings.js';
 import { createMonitor } from '../../src/monitor.js';
 import { createProbeServer } from '../../src/server.js';
 import { fakeClock } from '../helpers/clock.js';
+import { seedOnly } from '../helpers/config.js';
 import { getJson, httpRequest } from '../helpers/http.js';
 
 /** A probe server on a real socket, fed by a monitor whose Prometheus answers `values`. */
@@ -18,7 +19,7 @@ function probe(t: TestContext, values: { skew: number[]; consumers: number[] }, 
 
 /** A probe server on a real socket, fed by a monitor with a fake clock whose Prometheus answers `answer(query)`. */
 async function harness(t: TestContext, env: Environment, answer: (promql: string, config: Config) => Sample[]) {
-  const config = loadConfig(env);
+  const config = loadConfig(seedOnly(env));
   const checks = configuredChecks(config);
   const clock = fakeClock();
   const server = createProbeServer({
