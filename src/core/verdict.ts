@@ -145,9 +145,12 @@ function advance(damping: Damping, breach: boolean, falling: boolean, nowMs: num
     const drainSinceMs = firing && falling ? (damping.drainSinceMs ?? nowMs) : damping.drainSinceMs;
     return { firing, breachSinceMs, recoverSinceMs: null, drainSinceMs };
   }
-  if (!damping.firing) return CALM;
+  // A breach whose `for` ran out while no answer came (Prometheus failing, the last answer standing) was judged
+  // failed on time (judgeCheck): its recovery is held by keepFor too, or /ready would go from 500 to 200 at once.
+  const firedOnTime = damping.breachSinceMs !== null && nowMs - damping.breachSinceMs >= check.forMs;
+  if (!damping.firing && !firedOnTime) return CALM;
   const recoverSinceMs = damping.recoverSinceMs ?? nowMs;
-  return nowMs - recoverSinceMs >= check.keepForMs ? CALM : { ...damping, breachSinceMs: null, recoverSinceMs };
+  return nowMs - recoverSinceMs >= check.keepForMs ? CALM : { ...damping, firing: true, breachSinceMs: null, recoverSinceMs };
 }
 
 /** A check as judged at one moment. */

@@ -284,6 +284,35 @@ test('for and keepFor run on time: with Prometheus failing, a breach past `for` 
   assert.equal(state(judgeCheck(recovering, { ...options, nowMonotonicMs: 90_000 })), 'pass:true');
 });
 
+test('a breach that failed on time (no answer after `for` ran out) still recovers through keepFor', () => {
+  // The integration test saw it: the breach answer at 0, timeouts while `for` ran out (/ready 500 on time), then a
+  // passing answer. The record never saw a breach answer past `for`; its recovery must not skip keepFor.
+  const check = custom({ forMs: 3_000, keepForMs: 3_000 });
+  const breached = after(check, [[0, [500]]], 0).record;
+  const timedOut = recordError(breached, timeout, 400);
+  assert.equal(state(judgeCheck(timedOut, { ...options, nowMonotonicMs: 3_500 })), 'fail:false', 'failed on time');
+  const passing = recordAnswer(timedOut, {
+    observation: observe(check, [{ value: 50, labels: {} }]),
+    atMs: 4_000,
+    atMonotonicMs: 4_000,
+    durationMs: 1,
+    warnings: [],
+    falling: false,
+  });
+  assert.equal(state(judgeCheck(passing, { ...options, nowMonotonicMs: 4_000 })), 'recovering:false');
+  assert.equal(state(judgeCheck(passing, { ...options, nowMonotonicMs: 7_000 })), 'pass:true');
+  // A breach that ended inside its `for` never failed: its recovery is immediate.
+  assert.equal(
+    state(
+      after(check, [
+        [0, [500]],
+        [2_000, [50]],
+      ]),
+    ),
+    'pass:true',
+  );
+});
+
 test('a drain that ends is no failure: keepFor does not hold back the recovery of a breach /ready never failed', () => {
   const check = custom({ keepForMs: 60_000, drain: { query: 'trend', graceMs: 300_000 } });
   assert.equal(
