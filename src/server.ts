@@ -244,7 +244,7 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
 }
 
 /** How long a caller that named itself counts as a replica: two of Docker's default 30 s healthcheck intervals. */
-export const CALLER_WINDOW_MS = 60_000;
+const CALLER_WINDOW_MS = 60_000;
 /** At most this many callers are remembered (the oldest go first): names come from requests. */
 const MAX_CALLERS = 256;
 

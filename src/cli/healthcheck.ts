@@ -3,7 +3,7 @@
 import { request } from 'node:http';
 
 /** The address to reach a server listening on `host`: wildcard addresses are reached through loopback. */
-export function localAddress(host: string): string {
+function localAddress(host: string): string {
   if (host === '0.0.0.0' || host === '') return '127.0.0.1';
   if (host === '::' || host === '[::]') return '::1';
   return host.replace(/^\[(.*)\]$/, '$1');

@@ -9,7 +9,7 @@ import { renderReady, renderStatusHead, renderVerbose } from './render.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
 export const TEXT_TYPE = 'text/plain; charset=utf-8';
-export const METRICS_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+const METRICS_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /** One answer before it is written. */
 export interface Reply {

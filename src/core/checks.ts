@@ -178,13 +178,13 @@ export function seedTemplates(config: SeedSettings): readonly CheckTemplate[] {
  * Skew counts only where the hottest partition holds more than `minLag` messages: a ratio of 6 over 12 messages is
  * harmless. Topics under the floor read 1 (balanced), so they pass without turning into "no data".
  */
-export function skewAboveFloor(skewQuery: string, minLag: number): string {
+function skewAboveFloor(skewQuery: string, minLag: number): string {
   const under = `(kafka:group_max_lag{consumergroup="${GROUP}"} <= ${minLag})`;
   return `((${skewQuery}) unless on (cluster, consumergroup, topic) ${under}) or on (cluster, consumergroup, topic) (${under} * 0 + 1)`;
 }
 
 /** Whether a template judges this replica alone: its query names the replica. */
-export function scopeOf(template: Pick<CheckTemplate, 'query'>): CheckScope {
+function scopeOf(template: Pick<CheckTemplate, 'query'>): CheckScope {
   return template.query.includes(POD) || template.query.includes(NAMESPACE) ? 'replica' : 'group';
 }
 
@@ -219,7 +219,7 @@ export function instantiate(
 }
 
 /** How far outside its bound a value is: positive outside, zero on it, negative inside. */
-export function excess(bound: Bound, value: number): number {
+function excess(bound: Bound, value: number): number {
   switch (bound.comparison) {
     case '<':
     case '<=':

@@ -33,7 +33,7 @@ const SPECIAL_VALUES: ReadonlyMap<string, number> = new Map([
 const MAX_ERROR_TEXT = 300;
 const MAX_ERROR_TYPE = 40;
 /** How much of a body that is not Prometheus' own (a proxy's page, a plain-text error) a message quotes. */
-export const MAX_BODY_EXCERPT = 120;
+const MAX_BODY_EXCERPT = 120;
 
 /** How a caller wants an answer read; every field optional. */
 export interface ParseOptions {

@@ -29,7 +29,7 @@ export const ESTIMATE_SERIES = {
 } as const;
 
 /** The label that tells the three apart in one answer. */
-export const ESTIMATE_LABEL = 'estimate';
+const ESTIMATE_LABEL = 'estimate';
 
 /**
  * One query for all three, so the estimates cost one query per group and evaluation. Each is tagged with a label of

@@ -204,7 +204,7 @@ export function assessReadiness(view: ProbeView): ReadinessReport {
 }
 
 /** The distinct groups of some checks, in order. */
-export function groupsOf(checks: readonly CheckDefinition[]): readonly string[] {
+function groupsOf(checks: readonly CheckDefinition[]): readonly string[] {
   return [...new Set(checks.map((check) => check.group))];
 }
 
