@@ -71,7 +71,7 @@ export function renderStatusHead(view: ProbeView, report: ReadinessReport = asse
     groups: Object.fromEntries(
       [...report.groups].map(([group, ready]) => [
         group,
-        { healthy: ready.healthy, verdict: ready.verdict, message: ready.message, ...describeEstimates(snapshot?.estimates?.get(group)) },
+        { healthy: ready.healthy, verdict: ready.verdict, message: ready.message, ...describeEstimates(snapshot?.estimates.get(group)) },
       ]),
     ),
     prometheus: {

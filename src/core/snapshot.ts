@@ -51,7 +51,7 @@ export interface Snapshot {
   /** The fleet and the limit's decision; null when no limit applies (FLEET_MAX_UNREADY=100%, `check` alone). */
   readonly fleet: FleetState | null;
   /** Lag in time and churn, by group, as last asked; empty when the monitor asks none. */
-  readonly estimates?: ReadonlyMap<string, LagEstimates>;
+  readonly estimates: ReadonlyMap<string, LagEstimates>;
   /** Where in each interval this probe asks, and how many evaluations in a row the backend refused (429, 503). */
   readonly schedule?: { readonly offsetMs: number; readonly refusals: number };
 }

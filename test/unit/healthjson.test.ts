@@ -41,7 +41,7 @@ function viewOf(
   const verdict = judge(records, { nowMonotonicMs: options.judgeAtMs ?? 0, staleAfterMs: 60_000, onPrometheusError: 'pass' });
   return {
     phase: 'running',
-    snapshot: { evaluatedAtMs: WALL, evaluations: 1, verdict, lastSuccessMs: WALL, failedEvaluations: 0, stats: new Map(), fleet: null },
+    snapshot: { evaluatedAtMs: WALL, evaluations: 1, verdict, lastSuccessMs: WALL, failedEvaluations: 0, stats: new Map(), fleet: null, estimates: new Map() },
     config: { ...config, ...options.config },
     checks,
     version: '1.2.3',

@@ -57,7 +57,7 @@ function viewOf(
   const verdict = judge(records, { nowMonotonicMs: T, staleAfterMs: 60_000, onPrometheusError: viewConfig.onPrometheusError });
   return {
     phase: 'running',
-    snapshot: { evaluatedAtMs: WALL, evaluations: 1, verdict, lastSuccessMs: WALL, failedEvaluations: 0, stats: new Map(), fleet: null },
+    snapshot: { evaluatedAtMs: WALL, evaluations: 1, verdict, lastSuccessMs: WALL, failedEvaluations: 0, stats: new Map(), fleet: null, estimates: new Map() },
     config: viewConfig,
     checks: viewChecks,
     version: '1.2.3',

@@ -43,7 +43,16 @@ function viewOf(values: Record<string, number | null>, options: { config?: Parti
   const verdict = judge(records, { nowMonotonicMs: 0, staleAfterMs: 60_000, onPrometheusError: 'pass' });
   return {
     phase: 'running',
-    snapshot: { evaluatedAtMs: WALL, evaluations: 1, verdict, lastSuccessMs: WALL, failedEvaluations: 0, stats: new Map(), fleet: options.fleet ?? null },
+    snapshot: {
+      evaluatedAtMs: WALL,
+      evaluations: 1,
+      verdict,
+      lastSuccessMs: WALL,
+      failedEvaluations: 0,
+      stats: new Map(),
+      fleet: options.fleet ?? null,
+      estimates: new Map(),
+    },
     config: { ...config, ...options.config },
     checks,
     version: '1.2.3',
