@@ -96,7 +96,8 @@ async function nextEvaluation(proxy: HoldingProxy, timeoutMs: number): Promise<v
   const before = proxy.queries;
   const deadline = performance.now() + timeoutMs;
   while (proxy.queries === before) {
-    if (performance.now() > deadline) throw new Error(`no query reached the proxy within ${timeoutMs} ms (queries ${proxy.queries}, uncounted ${proxy.uncounted}, held ${proxy.held})`);
+    if (performance.now() > deadline)
+      throw new Error(`no query reached the proxy within ${timeoutMs} ms (queries ${proxy.queries}, uncounted ${proxy.uncounted}, held ${proxy.held})`);
     await sleep(5);
   }
 }
