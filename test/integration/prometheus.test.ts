@@ -5,6 +5,7 @@ import { Agent } from 'undici';
 import { PrometheusError } from '../../src/core/errors.js';
 import { createPrometheusClient, type PrometheusClient, type PrometheusClientOptions } from '../../src/prometheus/client.js';
 import { type FakePrometheus, startFakePrometheus } from '../helpers/fake-prometheus.js';
+import { hugeBody } from '../helpers/faults.js';
 import { freePort, waitFor } from '../helpers/wait.js';
 
 // Timing tests use a small deadline; the slack absorbs a loaded CI machine, not undici's own timers.
@@ -241,44 +242,19 @@ test('headers sent, then the body trickled byte by byte -> PROM_TIMEOUT at the d
 
 test('a body past the cap without content-length -> PROM_TOO_LARGE, and the connection is cut', async (t) => {
   const totalBytes = 50 * 1024 * 1024;
-  const chunk = Buffer.alloc(64 * 1024, 0x20);
-  let writtenBytes = 0;
-  let resolveServerDone: (closedEarly: boolean) => void = () => {};
-  const serverDone = new Promise<boolean>((resolve) => {
-    resolveServerDone = resolve;
-  });
-  const fake = await fakePrometheus(t, (_req, res) => {
-    let closed = false;
-    res.on('close', () => {
-      closed = true;
-    });
-    res.writeHead(200, { 'content-type': 'application/json' }); // chunked: no content-length
-    void (async () => {
-      // Bounded: at most totalBytes / chunk.length writes, and it stops as soon as the client hangs up.
-      while (writtenBytes < totalBytes && !closed) {
-        writtenBytes += chunk.length;
-        if (!res.write(chunk)) {
-          await new Promise<void>((resolve) => {
-            const done = (): void => {
-              res.off('drain', done);
-              res.off('close', done);
-              resolve();
-            };
-            res.on('drain', done);
-            res.on('close', done);
-          });
-        }
-      }
-      if (!closed) res.end();
-      resolveServerDone(closed);
-    })();
-  });
+  const body = hugeBody(totalBytes, false); // chunked: no content-length
+  const fake = await startFakePrometheus(body.handle);
+  t.after(() => fake.close());
   const prometheus = client(t, { url: fake.url, maxResponseBytes: 64 * 1024, timeoutMs: 10_000 });
 
   await assert.rejects(prometheus.query('up'), { name: 'PrometheusError', code: 'PROM_TOO_LARGE' });
 
-  assert.equal(await serverDone, true, 'the server saw the client hang up');
-  assert.ok(writtenBytes < totalBytes, `the server wrote ${writtenBytes} bytes`);
+  const [response] = await waitFor('the answer to end', async () => (body.responses[0]?.done === true ? body.responses : undefined), {
+    timeoutMs: 5_000,
+    intervalMs: 20,
+  });
+  assert.equal(response?.closedEarly, true, 'the server saw the client hang up');
+  assert.ok(response.writtenBytes < totalBytes, `the server wrote ${response.writtenBytes} bytes`);
 });
 
 test('content-length past the cap -> PROM_TOO_LARGE before the body arrives', async (t) => {
