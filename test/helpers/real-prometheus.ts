@@ -1,37 +1,15 @@
 // Integration-test harness: Debian's real `prometheus` on loopback, scraping a fake kafka_exporter that the test
 // steers. Everything listens on 127.0.0.1 only, every wait is bounded, and no Prometheus outlives the test process.
 
-import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, rmSync, statSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from './wait.js';
-
-const READY_TIMEOUT_MS = 20_000;
-const STOP_GRACE_MS = 5_000;
-const STDERR_TAIL_BYTES = 64 * 1024;
-const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-
-/** An executable: /usr/bin/NAME, else the first on PATH. */
-export function findBinary(name: string): string | undefined {
-  const directories = ['/usr/bin', ...(process.env.PATH ?? '').split(delimiter).filter((dir) => dir !== '')];
-  for (const directory of directories) {
-    const candidate = join(directory, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here; keep looking
-    }
-  }
-  return undefined;
-}
+import { answers, type Daemon, daemon, killOnExit, startOnFreePort } from './daemon.js';
+import { findBinary, requireFound } from './tools.js';
 
 /** Path of the real Prometheus server: /usr/bin/prometheus, else the first one on PATH. */
 export function prometheusBinary(): string | undefined {
@@ -43,14 +21,11 @@ export function prometheusBinary(): string | undefined {
  * a CI job that silently skips its integration tests proves nothing.
  */
 export function requireBinary(t: TestContext, name: 'prometheus' | 'promtool'): string | undefined {
-  const binary = findBinary(name);
-  if (binary !== undefined) return binary;
-  const message =
-    `*** ${name} NOT FOUND in /usr/bin or PATH: tests against the real Prometheus cannot run. ` + `Install it with: apt-get install prometheus (it brings promtool) ***`;
-  process.stderr.write(`\n${message}\n\n`);
-  if (process.env.CI === 'true') assert.fail(message);
-  t.skip(message);
-  return undefined;
+  return requireFound(
+    t,
+    findBinary(name),
+    `*** ${name} NOT FOUND in /usr/bin or PATH: tests against the real Prometheus cannot run. Install it with: apt-get install prometheus (it brings promtool) ***`,
+  );
 }
 
 /** A running Prometheus. stop()/start() keep the port and the data dir; close() also deletes them. */
@@ -106,138 +81,59 @@ export async function startPrometheus(options: PrometheusOptions): Promise<RealP
   };
   await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
 
-  let port = 0;
-  let child: ChildProcess | undefined;
-  let exit: Promise<void> = Promise.resolve();
-  let exitStatus: string | undefined; // set once the current child has exited
-  let stderrTail = '';
+  const made: Daemon[] = [];
   let closed = false;
-
-  const args = (): string[] => [
-    `--config.file=${configFile}`,
-    `--storage.tsdb.path=${dataDir}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    // Lets a test POST /-/reload after rewriting prometheus.yml; the listener is loopback-only.
-    '--web.enable-lifecycle',
-    ...(options.webConfigFile === undefined ? [] : [`--web.config.file=${options.webConfigFile}`]),
-    ...(options.extraArgs ?? []),
-  ];
-
-  const killNow = (): void => {
-    child?.kill('SIGKILL');
+  const removeHooks = killOnExit(() => {
+    for (const one of made) one.killNow();
     rmSync(dir, { recursive: true, force: true });
-  };
-  // Last resort when a test forgets close() or the process is interrupted: no Prometheus outlives us.
-  const onSignal = (signal: NodeJS.Signals): void => {
-    killNow();
-    removeHooks();
-    // Ours was the only handler: re-raise so the default action (terminate) still happens.
-    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-  };
-  const removeHooks = (): void => {
-    process.off('exit', killNow);
-    for (const signal of FORWARDED_SIGNALS) process.off(signal, onSignal);
-  };
-  process.on('exit', killNow);
-  for (const signal of FORWARDED_SIGNALS) process.on(signal, onSignal);
-
-  const launch = (): void => {
-    stderrTail = '';
-    exitStatus = undefined;
-    const spawned = spawn(binary, args(), { stdio: ['ignore', 'ignore', 'pipe'] });
-    child = spawned;
-    spawned.stderr?.setEncoding('utf8');
-    spawned.stderr?.on('data', (chunk: string) => {
-      stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_BYTES);
-    });
-    exit = new Promise<void>((done) => {
-      spawned.once('exit', (code, signal) => {
-        exitStatus = signal === null ? `exit code ${code}` : `signal ${signal}`;
-        if (child === spawned) child = undefined;
-        done();
-      });
-      spawned.once('error', (error) => {
-        exitStatus = `spawn error: ${error.message}`;
-        if (child === spawned) child = undefined;
-        done();
-      });
-    });
-    // A forgotten instance must not keep the test process alive; the 'exit' hook kills it.
-    spawned.unref();
-    (spawned.stderr as { unref?: () => void } | null)?.unref?.();
-  };
-
-  const stop = async (): Promise<void> => {
-    const running = child;
-    if (running === undefined) return;
-    running.kill('SIGTERM');
-    const timer = setTimeout(() => running.kill('SIGKILL'), STOP_GRACE_MS);
-    try {
-      await exit;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-
-  const waitReady = async (): Promise<void> => {
-    const deadline = performance.now() + READY_TIMEOUT_MS;
-    while (performance.now() < deadline) {
-      if (exitStatus !== undefined) {
-        throw new Error(`prometheus exited before it was ready (${exitStatus}); stderr:\n${stderrTail}`);
-      }
-      if (options.webConfigFile !== undefined) {
-        // TLS or auth in front of /-/ready: Prometheus says in its log when it is ready.
-        if (stderrTail.includes('Server is ready to receive web requests')) return;
-      } else {
-        try {
-          const response = await fetch(`http://127.0.0.1:${port}/-/ready`, { signal: AbortSignal.timeout(1_000) });
-          await response.arrayBuffer();
-          if (response.status === 200) return;
-        } catch {
-          // not listening yet
-        }
-      }
-      await sleep(50);
-    }
-    await stop();
-    throw new Error(`prometheus not ready within ${READY_TIMEOUT_MS} ms; stderr:\n${stderrTail}`);
-  };
-
-  const start = async (): Promise<void> => {
-    if (closed) throw new Error('this Prometheus was closed');
-    if (child !== undefined) return;
-    launch();
-    await waitReady();
-  };
-
+  });
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
-    await stop();
+    for (const one of made) await one.stop();
     removeHooks();
     rmSync(dir, { recursive: true, force: true });
   };
 
-  // freePort() can race with another process taking the port before Prometheus binds it: retry on a new port.
-  for (let attempt = 1; ; attempt += 1) {
-    port = await freePort();
-    try {
-      await start();
-      break;
-    } catch (error) {
-      if (attempt < 3 && stderrTail.includes('address already in use')) continue;
-      await close();
-      throw error;
-    }
+  const make = (port: number): Daemon =>
+    daemon({
+      name: 'prometheus',
+      binary,
+      args: [
+        `--config.file=${configFile}`,
+        `--storage.tsdb.path=${dataDir}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        // Lets a test POST /-/reload after rewriting prometheus.yml; the listener is loopback-only.
+        '--web.enable-lifecycle',
+        ...(options.webConfigFile === undefined ? [] : [`--web.config.file=${options.webConfigFile}`]),
+        ...(options.extraArgs ?? []),
+      ],
+      // TLS or auth in front of /-/ready: Prometheus says in its log when it is ready.
+      ready:
+        options.webConfigFile === undefined
+          ? answers(`http://127.0.0.1:${port}/-/ready`, (status) => status === 200)
+          : async (stderrTail) => stderrTail.includes('Server is ready to receive web requests'),
+    });
+
+  let started: { daemon: Daemon; port: number };
+  try {
+    started = await startOnFreePort(make, (one) => made.push(one));
+  } catch (error) {
+    await close();
+    throw error;
   }
+  const { port } = started;
 
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    stop,
-    start,
+    stop: () => started.daemon.stop(),
+    start: async () => {
+      if (closed) throw new Error('this Prometheus was closed');
+      await started.daemon.start();
+    },
     close,
-    logs: () => stderrTail,
+    logs: () => started.daemon.logs(),
   };
 }
 

@@ -9,8 +9,6 @@
 // (`-version` prints nothing there: the Debian build carries no version stamp; `dpkg -l victoria-metrics` shows it).
 // 1.79 has no `-notifier.blackhole` (added later upstream), hence the stand-in notifier.
 
-import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -18,15 +16,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { type FakeExporter, findBinary, startExporter } from './real-prometheus.js';
+import { answers, type Daemon, daemon, killOnExit, startOnFreePort } from './daemon.js';
+import { type FakeExporter, startExporter } from './real-prometheus.js';
 import { RULES } from './stack.js';
-import { freePort } from './wait.js';
-
-const READY_TIMEOUT_MS = 20_000;
-const STOP_GRACE_MS = 5_000;
-const STDERR_TAIL_BYTES = 64 * 1024;
-const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+import { findBinary, requireFound } from './tools.js';
 
 /** The version the flags below were checked against (Debian bookworm's package). */
 export const VICTORIA_VERSION = '1.79.5';
@@ -46,12 +39,12 @@ export function requireVictoria(t: TestContext): { readonly victoria: string; re
   const vmalert = findBinary('vmalert');
   if (victoria !== undefined && vmalert !== undefined) return { victoria, vmalert };
   const missing = [victoria === undefined ? 'victoria-metrics' : undefined, vmalert === undefined ? 'vmalert' : undefined].filter((name) => name !== undefined);
-  const message =
+  requireFound(
+    t,
+    undefined,
     `*** ${missing.join(' and ')} NOT FOUND in /usr/bin or PATH: tests against the real VictoriaMetrics cannot run. ` +
-    'Install them with: apt-get install victoria-metrics (it brings vmalert and vmagent) ***';
-  process.stderr.write(`\n${message}\n\n`);
-  if (process.env.CI === 'true') assert.fail(message);
-  t.skip(message);
+      'Install them with: apt-get install victoria-metrics (it brings vmalert and vmagent) ***',
+  );
   return undefined;
 }
 
@@ -89,92 +82,9 @@ export interface VictoriaOptions {
   readonly intervalSeconds?: number;
 }
 
-/** A child process that can be stopped and started again with the same arguments. */
-interface Daemon {
-  readonly name: string;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  killNow(): void;
-  logs(): string;
-  running(): boolean;
-}
-
-function daemon(name: string, binary: string, args: readonly string[], healthUrl: string): Daemon {
-  let child: ChildProcess | undefined;
-  let exit: Promise<void> = Promise.resolve();
-  let exitStatus: string | undefined;
-  let stderrTail = '';
-
-  const launch = (): void => {
-    stderrTail = '';
-    exitStatus = undefined;
-    const spawned = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    child = spawned;
-    spawned.stderr?.setEncoding('utf8');
-    spawned.stderr?.on('data', (chunk: string) => {
-      stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_BYTES);
-    });
-    exit = new Promise<void>((done) => {
-      spawned.once('exit', (code, signal) => {
-        exitStatus = signal === null ? `exit code ${code}` : `signal ${signal}`;
-        if (child === spawned) child = undefined;
-        done();
-      });
-      spawned.once('error', (error) => {
-        exitStatus = `spawn error: ${error.message}`;
-        if (child === spawned) child = undefined;
-        done();
-      });
-    });
-    // A forgotten instance must not keep the test process alive; the 'exit' hook kills it.
-    spawned.unref();
-    (spawned.stderr as { unref?: () => void } | null)?.unref?.();
-  };
-
-  const stop = async (): Promise<void> => {
-    const running = child;
-    if (running === undefined) return;
-    running.kill('SIGTERM');
-    const timer = setTimeout(() => running.kill('SIGKILL'), STOP_GRACE_MS);
-    try {
-      await exit;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-
-  // Both answer GET /health with 200 "OK" once their HTTP server is up (VictoriaMetrics has opened its storage
-  // before it listens; vmalert has read and validated its rules).
-  const waitReady = async (): Promise<void> => {
-    const deadline = performance.now() + READY_TIMEOUT_MS;
-    while (performance.now() < deadline) {
-      if (exitStatus !== undefined) throw new Error(`${name} exited before it was ready (${exitStatus}); stderr:\n${stderrTail}`);
-      try {
-        const response = await fetch(healthUrl, { signal: AbortSignal.timeout(1_000) });
-        const body = await response.text();
-        if (response.status === 200 && body.trim() === 'OK') return;
-      } catch {
-        // not listening yet
-      }
-      await sleep(50);
-    }
-    await stop();
-    throw new Error(`${name} not ready within ${READY_TIMEOUT_MS} ms; stderr:\n${stderrTail}`);
-  };
-
-  return {
-    name,
-    async start() {
-      if (child !== undefined) return;
-      launch();
-      await waitReady();
-    },
-    stop,
-    killNow: () => child?.kill('SIGKILL'),
-    logs: () => stderrTail,
-    running: () => child !== undefined,
-  };
-}
+// Both answer GET /health with 200 "OK" once their HTTP server is up (VictoriaMetrics has opened its storage before
+// it listens; vmalert has read and validated its rules).
+const healthOk = (port: number) => answers(`http://127.0.0.1:${port}/health`, (status, body) => status === 200 && body.trim() === 'OK');
 
 /** The stand-in Alertmanager: answers every POST 200 and records it. */
 async function startNotifier(notifications: Notification[]): Promise<Server> {
@@ -238,23 +148,10 @@ export async function startVictoria(options: VictoriaOptions): Promise<RealVicto
   let vmalert: Daemon | undefined;
   let closed = false;
 
-  const killNow = (): void => {
+  const removeHooks = killOnExit(() => {
     for (const made of daemons) made.killNow();
     rmSync(dir, { recursive: true, force: true });
-  };
-  // Last resort when a test forgets close() or the process is interrupted: no VictoriaMetrics outlives us.
-  const onSignal = (signal: NodeJS.Signals): void => {
-    killNow();
-    removeHooks();
-    // Ours was the only handler: re-raise so the default action (terminate) still happens.
-    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-  };
-  const removeHooks = (): void => {
-    process.off('exit', killNow);
-    for (const signal of FORWARDED_SIGNALS) process.off(signal, onSignal);
-  };
-  process.on('exit', killNow);
-  for (const signal of FORWARDED_SIGNALS) process.on(signal, onSignal);
+  });
 
   const close = async (): Promise<void> => {
     if (closed) return;
@@ -266,37 +163,26 @@ export async function startVictoria(options: VictoriaOptions): Promise<RealVicto
     rmSync(dir, { recursive: true, force: true });
   };
 
-  // freePort() can race with another process taking the port before the daemon binds it: retry on a new port.
-  const startOnFreePort = async (make: (port: number) => Daemon): Promise<{ daemon: Daemon; port: number }> => {
-    for (let attempt = 1; ; attempt += 1) {
-      const port = await freePort();
-      const candidate = make(port);
-      daemons.push(candidate);
-      try {
-        await candidate.start();
-        return { daemon: candidate, port };
-      } catch (error) {
-        if (attempt < 3 && candidate.logs().includes('address already in use')) continue;
-        throw error;
-      }
-    }
+  const remember = (made: Daemon): void => {
+    daemons.push(made);
   };
-
   try {
-    const started = await startOnFreePort((port) =>
-      daemon(
-        'victoria-metrics',
-        victoriaBinary,
-        [
-          `-httpListenAddr=127.0.0.1:${port}`,
-          `-storageDataPath=${dataDir}`,
-          // The smallest retention 1.79 accepts is a day ("1d"); the temp dir is deleted anyway.
-          '-retentionPeriod=1d',
-          `-search.latencyOffset=${LATENCY_OFFSET}`,
-          `-promscrape.config=${scrapeFile}`,
-        ],
-        `http://127.0.0.1:${port}/health`,
-      ),
+    const started = await startOnFreePort(
+      (port) =>
+        daemon({
+          name: 'victoria-metrics',
+          binary: victoriaBinary,
+          args: [
+            `-httpListenAddr=127.0.0.1:${port}`,
+            `-storageDataPath=${dataDir}`,
+            // The smallest retention 1.79 accepts is a day ("1d"); the temp dir is deleted anyway.
+            '-retentionPeriod=1d',
+            `-search.latencyOffset=${LATENCY_OFFSET}`,
+            `-promscrape.config=${scrapeFile}`,
+          ],
+          ready: healthOk(port),
+        }),
+      remember,
     );
     victoria = started.daemon;
     const vmPort = started.port;
@@ -306,25 +192,27 @@ export async function startVictoria(options: VictoriaOptions): Promise<RealVicto
       notifier = await startNotifier(notifications);
       const notifierPort = (notifier.address() as AddressInfo).port;
       const rules = (options.ruleFiles ?? []).map((file) => `-rule=${resolve(file)}`);
-      const alert = await startOnFreePort((port) =>
-        daemon(
-          'vmalert',
-          vmalertBinary,
-          [
-            ...rules,
-            `-datasource.url=http://127.0.0.1:${vmPort}`,
-            // Recorded series (and the alerts' ALERTS series) are written back to VictoriaMetrics.
-            `-remoteWrite.url=http://127.0.0.1:${vmPort}`,
-            // 5s by default: every recorded sample would reach VictoriaMetrics up to 5 s late.
-            '-remoteWrite.flushInterval=500ms',
-            `-evaluationInterval=${interval}`,
-            // Required when the rules include alerts (vmalert 1.79 exits: "config contains alerting rules but
-            // neither `-notifier.url` nor `-notifier.config` aren't set").
-            `-notifier.url=http://127.0.0.1:${notifierPort}`,
-            `-httpListenAddr=127.0.0.1:${port}`,
-          ],
-          `http://127.0.0.1:${port}/health`,
-        ),
+      const alert = await startOnFreePort(
+        (port) =>
+          daemon({
+            name: 'vmalert',
+            binary: vmalertBinary,
+            args: [
+              ...rules,
+              `-datasource.url=http://127.0.0.1:${vmPort}`,
+              // Recorded series (and the alerts' ALERTS series) are written back to VictoriaMetrics.
+              `-remoteWrite.url=http://127.0.0.1:${vmPort}`,
+              // 5s by default: every recorded sample would reach VictoriaMetrics up to 5 s late.
+              '-remoteWrite.flushInterval=500ms',
+              `-evaluationInterval=${interval}`,
+              // Required when the rules include alerts (vmalert 1.79 exits: "config contains alerting rules but
+              // neither `-notifier.url` nor `-notifier.config` aren't set").
+              `-notifier.url=http://127.0.0.1:${notifierPort}`,
+              `-httpListenAddr=127.0.0.1:${port}`,
+            ],
+            ready: healthOk(port),
+          }),
+        remember,
       );
       vmalert = alert.daemon;
       vmalertPort = alert.port;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
-import { findBinary } from './real-prometheus.js';
+import { findBinary, requireTool } from './tools.js';
 
 let pythonWithYaml: string | null | undefined;
 /** A python3 that can `import yaml`: Debian's /usr/bin/python3 (python3-yaml) first, then python3 on PATH. */
@@ -19,16 +19,6 @@ function findPythonWithYaml(): string | undefined {
     }
   }
   return pythonWithYaml ?? undefined;
-}
-
-/** Like requireBinary in helpers/real-prometheus.ts: skip loudly, or fail under CI=true. */
-export function requireTool(t: TestContext, what: string, found: string | undefined, install: string): string | undefined {
-  if (found !== undefined) return found;
-  const message = `*** ${what} NOT FOUND: this test cannot run. Install it with: ${install} ***`;
-  process.stderr.write(`\n${message}\n\n`);
-  if (process.env.CI === 'true') assert.fail(message);
-  t.skip(message);
-  return undefined;
 }
 
 // Reads a JSON list of YAML texts on stdin; writes the list of their documents (each a list) as JSON.

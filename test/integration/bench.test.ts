@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { requireBinary } from '../helpers/real-prometheus.js';
+import { findBinary, requireTool } from '../helpers/tools.js';
 
 // The short form of `npm run bench` (the full run's figures are in BENCHMARKS.md): the script runs end to end
 // against the real Prometheus and prints every figure. The figures themselves are never asserted: they say how
@@ -22,26 +21,9 @@ const FIGURES = [
   'CPU per check cycle',
 ];
 
-function hasWrk(): boolean {
-  return ['/usr/bin', ...(process.env.PATH ?? '').split(delimiter).filter(Boolean)].some((directory) => {
-    try {
-      accessSync(join(directory, 'wrk'), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
 test('bench, quick form: runs end to end and prints every figure', { timeout: 360_000 }, async (t) => {
   if (requireBinary(t, 'prometheus') === undefined) return;
-  if (!hasWrk()) {
-    const message = '*** wrk NOT FOUND in /usr/bin or PATH: the benchmark cannot run. Install it with: apt-get install wrk ***';
-    process.stderr.write(`\n${message}\n\n`);
-    if (process.env.CI === 'true') assert.fail(message);
-    t.skip(message);
-    return;
-  }
+  if (requireTool(t, 'wrk', findBinary('wrk'), 'apt-get install wrk') === undefined) return;
   const script = fileURLToPath(new URL('../../scripts/bench.ts', import.meta.url));
   // npm test has just built dist/; rebuilding here would change it under the other test files.
   const child = spawn(process.execPath, ['--import', 'tsx', script, '--quick', '--no-build'], { stdio: ['ignore', 'pipe', 'pipe'] });

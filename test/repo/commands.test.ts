@@ -40,8 +40,7 @@ import {
   toolFromTable,
   withPlugin,
 } from '../helpers/commands.js';
-import { findBinary } from '../helpers/real-prometheus.js';
-import { requireTool } from '../helpers/yaml.js';
+import { findBinary, requireTool } from '../helpers/tools.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const FLAGS = fileURLToPath(new URL('./flags/', import.meta.url));

@@ -16,8 +16,8 @@ import { join, posix } from 'node:path';
 import test, { type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, VARIABLES } from '../../src/config/load.js';
-import { findBinary } from '../helpers/real-prometheus.js';
-import { loadYaml, requireTool } from '../helpers/yaml.js';
+import { findBinary, requireTool } from '../helpers/tools.js';
+import { loadYaml } from '../helpers/yaml.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const COMPOSE = join(REPO, 'compose.yaml');
