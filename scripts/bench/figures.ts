@@ -362,7 +362,7 @@ export async function startup(b: Bench): Promise<Row[]> {
       ratio: fixed(pairedRatio(ready, bare)),
       goal: 'reported',
       met: undefined,
-      details: [`probe ${msList(ready)} (the first evaluation's two queries included)`],
+      details: [`probe ${msList(ready)} (the first evaluation's queries included)`],
     },
   ];
 }
@@ -400,7 +400,7 @@ export async function evaluationCost(b: Bench): Promise<Row> {
       }
       const failed = windows.reduce((sum, w) => sum + w.errors, 0);
       return {
-        figure: `CPU per check cycle (2 queries, judge, render; CHECK_INTERVAL ${interval}ms)`,
+        figure: `CPU per check cycle (the default checks' queries, judge, render; CHECK_INTERVAL ${interval}ms)`,
         probe: `${fixed(median(windows.map((w) => w.net)))} ms net (${fixed(median(windows.map((w) => w.gross)))} gross)`,
         baseline: `${fixed(median(windows.map((w) => w.idle)))} ms (idle probe, same time)`,
         ratio: '-',
